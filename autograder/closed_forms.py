@@ -1,0 +1,119 @@
+"""Toy problems whose MAML quantities are known exactly, computed in float64 by the parent.
+
+The quadratic loss ``L(v; z) = 1/2 v^T A v - v^T B z`` (A symmetric positive definite, v the
+parameters' leaves flattened, z the task's data flattened) has gradient ``A v - B z`` and constant
+Hessian ``A``, so k steps of gradient descent from v give the affine map
+``v_k = M v_{k-1} + alpha B z_train`` with ``M = I - alpha A``, and the MAML meta-gradient of the
+test loss is ``(M^k)^T (A v_k - B z_test)``; first-order MAML drops ``(M^k)^T``.
+
+References:
+  Finn, Abbeel and Levine, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks",
+  ICML 2017.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+
+def as_float32(array):
+    """Rounds to float32 (what the child sees), then computes in float64."""
+    return np.asarray(array, dtype=np.float32).astype(np.float64)
+
+
+def flatten_task(*arrays):
+    return np.concatenate([np.ravel(a) for a in arrays])
+
+
+@dataclasses.dataclass
+class Quadratic:
+    tree: list  # [[path keys], shape] in the order of v
+    A: np.ndarray
+    B: np.ndarray
+
+    @classmethod
+    def random(cls, seed, tree, data_size):
+        rng = np.random.default_rng(seed)
+        n = sum(math.prod(shape) for _, shape in tree)
+        q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+        A = as_float32(q @ np.diag(rng.uniform(0.5, 2.0, n)) @ q.T)
+        A = as_float32((A + A.T) / 2)
+        B = as_float32(rng.normal(size=(n, data_size)) / math.sqrt(data_size))
+        return cls(tree, A, B)
+
+    @property
+    def size(self):
+        return self.A.shape[0]
+
+    def spec(self):
+        return {"tree": self.tree, "A": self.A.tolist(), "B": self.B.tolist()}
+
+    def loss(self, v, z):
+        return 0.5 * v @ self.A @ v - v @ self.B @ z
+
+    def grad(self, v, z):
+        return self.A @ v - self.B @ z
+
+    def adapt(self, v, z, alpha, steps):
+        for _ in range(steps):
+            v = v - alpha * self.grad(v, z)
+        return v
+
+    def adaptation_loss(self, v, z_train, z_test, alpha, steps, first_order):
+        """The adapted test loss and its meta-gradient (first-order drops the Jacobian)."""
+        adapted = self.adapt(v, z_train, alpha, steps)
+        outer = self.grad(adapted, z_test)
+        if not first_order:
+            jacobian = np.linalg.matrix_power(np.eye(self.size) - alpha * self.A, steps)
+            outer = jacobian.T @ outer
+        return self.loss(adapted, z_test), outer
+
+
+def quadratic_problem(seed, tree, k, extra_data=1):
+    """A random `Quadratic` over ``tree`` for tasks with ``k`` points of (x, y)."""
+    return Quadratic.random(seed, tree, data_size=2 * k * extra_data)
+
+
+def random_vector(seed, size, scale=1.0):
+    return as_float32(np.random.default_rng(seed).normal(size=size) * scale)
+
+
+def random_task(seed, k, tasks=1):
+    """``tasks`` tasks of ``k`` points: (x_train, y_train, x_test, y_test), each (tasks, k, 1)."""
+    rng = np.random.default_rng(seed)
+    return [as_float32(rng.uniform(-2, 2, size=(tasks, k, 1))) for _ in range(4)]
+
+
+class Adam:
+    """optax.adam's update, in float64: bias-corrected moments, ``eps`` outside the root."""
+
+    def __init__(self, lr, b1=0.9, b2=0.999, eps=1e-8):
+        self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
+        self.m = self.v = 0.0
+        self.t = 0
+
+    def step(self, params, grad):
+        self.t += 1
+        self.m = self.b1 * self.m + (1 - self.b1) * grad
+        self.v = self.b2 * self.v + (1 - self.b2) * grad ** 2
+        m_hat = self.m / (1 - self.b1 ** self.t)
+        v_hat = self.v / (1 - self.b2 ** self.t)
+        return params - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class Momentum:
+    """optax.sgd with momentum: ``t <- g + beta t``, ``p <- p - lr t``."""
+
+    def __init__(self, lr, momentum):
+        self.lr, self.momentum, self.trace = lr, momentum, 0.0
+
+    def step(self, params, grad):
+        self.trace = grad + self.momentum * self.trace
+        return params - self.lr * self.trace
+
+
+# Parameter pytrees the graders use: nested dicts, a scalar leaf, matrices.
+NESTED_TREE = [[["params", "dense", "bias"], [2]], [["params", "dense", "kernel"], [2, 3]],
+               [["scale"], []]]
+FLAT_TREE = [[["w"], [3]], [["b"], [1]]]

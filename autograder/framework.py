@@ -1,0 +1,98 @@
+"""What grader files declare (`case`), how they compare (`assert_trees_all_close`), and the
+pytest plugin that turns their outcomes into points."""
+
+import dataclasses
+import sys
+
+import numpy as np
+import pytest
+
+from autograder.student_process import StudentError, StudentTimeout
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    points: float
+    feedback: str
+
+
+def case(points, feedback):
+    """Declares a grader function's points and the message a student sees when it fails."""
+
+    def declare(function):
+        function.grading_case = Case(float(points), feedback)
+        return function
+
+    return declare
+
+
+def assert_trees_all_close(got, expected, rtol, atol, what="the result"):
+    """Compares nested dicts/lists of numbers leaf by leaf, with shapes; raises AssertionError."""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            raise AssertionError(f"{what} has the wrong structure")
+        for key in expected:
+            assert_trees_all_close(got[key], expected[key], rtol, atol, f"{what}[{key!r}]")
+        return
+    got_array = np.asarray(got, dtype=np.float64)
+    expected_array = np.asarray(expected, dtype=np.float64)
+    if got_array.shape != expected_array.shape:
+        raise AssertionError(f"{what} has shape {got_array.shape}, expected {expected_array.shape}")
+    if not np.allclose(got_array, expected_array, rtol=rtol, atol=atol):
+        raise AssertionError(f"{what} differs from the expected value")
+
+
+@dataclasses.dataclass
+class CaseResult:
+    part: str
+    name: str
+    points: float
+    passed: bool
+    feedback: str
+    student_error: str | None = None
+
+
+class PartStudent:
+    """The child process as one part's checks see it; after a timeout the part stops probing."""
+
+    def __init__(self, process, plugin, part):
+        self._process, self._plugin, self._part = process, plugin, part
+
+    def probe(self, name, timeout=20.0, **args):
+        if self._part in self._plugin.timed_out_parts:
+            raise StudentTimeout("Skipped: an earlier check of this part ran out of time.")
+        try:
+            return self._process.probe(name, timeout, **args)
+        except StudentTimeout:
+            self._plugin.timed_out_parts.add(self._part)
+            raise
+
+
+class GradingPlugin:
+    """Collects one `CaseResult` per grader function; nothing else decides a point."""
+
+    def __init__(self, process):
+        self.process = process
+        self.results = []
+        self.timed_out_parts = set()
+
+    @pytest.fixture
+    def student(self, request):
+        return PartStudent(self.process, self, request.module.PART)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        declared = getattr(item.function, "grading_case", None)
+        if declared is None or report.when == "teardown":
+            return
+        if report.when == "setup" and report.passed:
+            return
+        student_error = None
+        if call.excinfo is not None and isinstance(call.excinfo.value, StudentError):
+            student_error = str(call.excinfo.value)
+        elif call.excinfo is not None and not isinstance(call.excinfo.value, AssertionError):
+            print(f"grader error in {item.nodeid}: {call.excinfo.value!r}", file=sys.stderr)
+        self.results.append(CaseResult(item.module.PART, item.name, declared.points,
+                                       report.passed, declared.feedback, student_error))

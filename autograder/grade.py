@@ -1,0 +1,130 @@
+"""Grading one notebook: extract, run in a child process, apply the pytest graders, add up."""
+
+import contextlib
+import dataclasses
+import io
+import os
+import pathlib
+
+import pytest
+
+from autograder.framework import GradingPlugin
+from autograder.notebook import NotebookError, extract_definitions, read_notebook
+from autograder.student_process import StudentProcess
+
+GRADERS = pathlib.Path(__file__).parent / "graders"
+# The graded names of each notebook, in the notebook's order; one grader file each.
+ASSIGNMENT_PARTS = {
+    "maml": ["inner_step_objective", "MLP", "square_error_loss", "adapt", "adaptation_loss",
+             "batched_meta_loss", "make_meta_train_step"],
+}
+ALL_PARTS = [part for parts in ASSIGNMENT_PARTS.values() for part in parts]
+
+
+@dataclasses.dataclass
+class PartResult:
+    name: str
+    score: float
+    max: float
+    feedback: str
+
+
+@dataclasses.dataclass
+class GradeResult:
+    notebook: str
+    total: float
+    max_total: float
+    parts: list
+    error: str | None = None
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+
+def grader_file(part):
+    return GRADERS / f"test_{part}.py"
+
+
+def parts_for(path):
+    """The parts of the notebook at ``path``: its assignment's, by file name, else MAML's."""
+    return ASSIGNMENT_PARTS.get(pathlib.Path(path).stem, ASSIGNMENT_PARTS["maml"])
+
+
+def run_graders(process, parts):
+    """Runs the grader files of ``parts`` against ``process``; returns the `CaseResult`s."""
+    plugin = GradingPlugin(process)
+    args = [str(grader_file(part)) for part in parts] + [
+        "-p", "no:cacheprovider", "-p", "no:terminal", "--noconftest",
+        "--rootdir", str(GRADERS), "-c", os.devnull, "--import-mode=importlib",
+    ]
+    with contextlib.redirect_stdout(io.StringIO()) as output:
+        code = pytest.main(args, plugins=[plugin])
+    declared = _declared_cases(parts)
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or \
+            len(plugin.results) != len(declared):
+        raise RuntimeError(f"the graders did not run (pytest exit {code}): {output.getvalue()}")
+    return plugin.results
+
+
+def _part_feedback(cases, load_errors):
+    failed = [c for c in cases if not c.passed]
+    if not failed:
+        return "All checks passed."
+    messages = []
+    for c in failed:
+        message = c.feedback
+        if c.student_error:
+            message += f" (Your code: {c.student_error})"
+        if message not in messages:
+            messages.append(message)
+    if load_errors and any(c.student_error and "is not defined" in c.student_error for c in failed):
+        messages.append("Some of your notebook's code failed to run: " + "; ".join(load_errors[:3]))
+    return " ".join(messages)
+
+
+def summarize(notebook, parts, case_results, load_errors=()):
+    part_results = []
+    for part in parts:
+        cases = [c for c in case_results if c.part == part]
+        part_results.append(PartResult(
+            name=part, score=round(sum(c.points for c in cases if c.passed), 6),
+            max=round(sum(c.points for c in cases), 6),
+            feedback=_part_feedback(cases, list(load_errors))))
+    return GradeResult(notebook=str(notebook), total=round(sum(p.score for p in part_results), 6),
+                       max_total=round(sum(p.max for p in part_results), 6), parts=part_results)
+
+
+def max_points(parts):
+    """Each part's maximum, read from the grader files' declarations (no student code runs)."""
+    return {p.name: p.max for p in summarize("", parts, _declared_cases(parts)).parts}
+
+
+def _declared_cases(parts):
+    import importlib
+
+    from autograder.framework import CaseResult
+
+    cases = []
+    for part in parts:
+        module = importlib.import_module(f"autograder.graders.test_{part}")
+        for name, function in vars(module).items():
+            if name.startswith("test_") and hasattr(function, "grading_case"):
+                cases.append(CaseResult(part, name, function.grading_case.points, False, ""))
+    return cases
+
+
+def grade_notebook(path, parts=None):
+    """Grades the notebook at ``path``; never raises for anything in the notebook."""
+    parts = parts or parts_for(path)
+    try:
+        notebook = read_notebook(path)
+    except NotebookError as error:
+        maxima = max_points(parts)
+        return GradeResult(notebook=str(path), total=0.0, max_total=sum(maxima.values()),
+                           parts=[PartResult(p, 0.0, maxima[p], str(error)) for p in parts],
+                           error=str(error))
+    statements, _ = extract_definitions(notebook)
+    with StudentProcess(statements) as process:
+        case_results = run_graders(process, parts)
+        load_errors = process.load_errors
+    return summarize(path, parts, case_results, load_errors)

@@ -1,0 +1,1 @@
+"""Hidden graders: one file per graded name, one function per case, points declared beside it."""

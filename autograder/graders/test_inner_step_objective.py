@@ -1,0 +1,55 @@
+"""`inner_step_objective(g, alpha)`: h(x) = g(x - alpha g'(x)), against closed forms."""
+
+import numpy as np
+
+from autograder.framework import assert_trees_all_close, case
+
+PART = "inner_step_objective"
+XS = [-1.3, -0.4, 0.25, 0.9, 1.7]
+# float32 evaluation of degree-4 polynomials at |x| < 2: relative error below 1e-6.
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def expected(g, alpha, xs):
+    """Values and derivatives of h, with g', g'' taken exactly (polynomials) or by hand (sine)."""
+    if "poly" in g:
+        coeffs = np.asarray(g["poly"], dtype=np.float64)
+        g0 = np.poly1d(coeffs)
+        g1, g2 = g0.deriv(1), g0.deriv(2)
+    else:
+        a, b = g["sin"]
+        g0 = lambda x: a * np.sin(b * x)  # noqa: E731
+        g1 = lambda x: a * b * np.cos(b * x)  # noqa: E731
+        g2 = lambda x: -a * b * b * np.sin(b * x)  # noqa: E731
+    xs = np.asarray(xs, dtype=np.float64)
+    inner = xs - alpha * g1(xs)
+    return {"values": g0(inner), "grads": (1 - alpha * g2(xs)) * g1(inner)}
+
+
+def check(student, g, alpha, only=None):
+    got = student.probe("inner_step_objective", g=g, alpha=alpha, xs=XS)
+    want = expected(g, alpha, XS)
+    for key in only or want:
+        assert_trees_all_close(got[key], want[key], RTOL, ATOL, what=key)
+
+
+@case(points=0.5, feedback="h(x) does not equal g(x - alpha * g'(x)): check the inner step "
+      "(its sign, and that g is evaluated at the stepped point).")
+def test_value_is_g_after_one_step(student):
+    """h(x) equals g at x moved one gradient step, for a cubic g."""
+    check(student, {"poly": [0.5, -1.0, 0.3, 2.0]}, 0.1, only=["values"])
+
+
+@case(points=1.0, feedback="jax.grad(h) is missing the second-order factor (1 - alpha * g''(x)): "
+      "the inner gradient must stay differentiable (no stop_gradient).")
+def test_gradient_has_second_order_factor(student):
+    """jax.grad(h)(x) = (1 - alpha g''(x)) g'(x - alpha g'(x)) for a quartic g, two alphas."""
+    for alpha in (0.1, 0.3):
+        check(student, {"poly": [0.2, 0.1, -0.8, 0.5, 0.0]}, alpha)
+
+
+@case(points=0.5, feedback="h or its gradient is wrong for g(x) = a sin(bx) at some alphas.")
+def test_sine_at_several_alphas(student):
+    """Values and gradients match for a sine g at alpha 0.05 and 0.2."""
+    for alpha in (0.05, 0.2):
+        check(student, {"sin": [1.5, 2.0]}, alpha)

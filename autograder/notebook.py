@@ -1,0 +1,99 @@
+"""Reading a submitted notebook and extracting the definitions the graders need.
+
+Only imports, function and class definitions, and assignments without calls are kept, each
+top-level statement on its own, so that training loops, plots and tests in the notebook never run
+during grading, and a cell that fails to parse costs only what it defines.
+"""
+
+import ast
+import dataclasses
+import json
+
+import nbformat
+
+
+class NotebookError(Exception):
+    """The file cannot be read as a notebook; the message is one sentence for the student."""
+
+
+@dataclasses.dataclass
+class Statement:
+    cell: int
+    source: str
+
+
+def read_notebook(path):
+    """Reads ``path`` as an nbformat 4 notebook, or raises `NotebookError`."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as error:
+        raise NotebookError(f"The file could not be opened ({error.strerror}).") from None
+    if not raw.strip():
+        raise NotebookError("The file is empty.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotebookError("The file is not UTF-8 text, so it is not a notebook.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NotebookError(f"The file is not valid notebook JSON ({error.msg} at line "
+                            f"{error.lineno}); it may be truncated or not a notebook.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotebookError("The file is JSON but not a Jupyter notebook (it has no list of cells).")
+    if data.get("nbformat") != 4:
+        raise NotebookError(f"The notebook is in format version {data.get('nbformat')}; "
+                            "open and save it in a current Jupyter to convert it to version 4.")
+    return nbformat.from_dict(data)
+
+
+def code_cells(notebook):
+    """``(index, source)`` of every code cell that is not an nbgrader test cell."""
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            continue  # a test cell: visible tests are for the student, not for the grader
+        source = cell.get("source", "")
+        yield index, "".join(source) if isinstance(source, list) else str(source)
+
+
+def _has_call(node):
+    return any(isinstance(child, ast.Call) for child in ast.walk(node))
+
+
+def _is_definition(statement):
+    if isinstance(statement, (ast.Import, ast.ImportFrom, ast.FunctionDef,
+                              ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(statement, (ast.Assign, ast.AnnAssign)):
+        return statement.value is not None and not _has_call(statement.value)
+    return False
+
+
+def _to_python(source):
+    """Turns IPython syntax (magics, shell escapes) into plain Python."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def extract_definitions(notebook):
+    """The top-level definitions of the notebook's code cells, in order, one per statement.
+
+    Returns:
+      ``(statements, skipped)``: the kept `Statement`s, and the indices of cells that could not
+      be parsed.
+    """
+    statements, skipped = [], []
+    for index, source in code_cells(notebook):
+        try:
+            tree = ast.parse(_to_python(source))
+        except (SyntaxError, ValueError):
+            skipped.append(index)
+            continue
+        statements.extend(Statement(index, ast.unparse(node))
+                          for node in tree.body if _is_definition(node))
+    return statements, skipped

@@ -1,0 +1,345 @@
+"""Probes: small trusted drivers that call one student function on inputs sent by the parent.
+
+They run in the child process (`autograder.child`). Each builds the grader's own toy losses or
+models from plain data, calls exactly one graded name, and returns plain numbers. No probe
+decides anything: the parent compares what they return.
+"""
+
+import contextlib
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import linen as nn
+
+
+class MissingName(Exception):
+    pass
+
+
+def _student(namespace, name):
+    if name not in namespace:
+        raise MissingName(f"`{name}` is not defined in your notebook")
+    return namespace[name]
+
+
+def trusted_adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    """The grader's own `adapt`, so that a bug there costs points only in `adapt`."""
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+    return params
+
+
+def trusted_adaptation_loss(loss, alpha, steps=1, first_order=False):
+    """The grader's own `adaptation_loss`, for the same reason."""
+
+    def objective(params, x_train, y_train, x_test, y_test):
+        return loss(trusted_adapt(loss, params, x_train, y_train, alpha, steps, first_order),
+                    x_test, y_test)
+
+    return objective
+
+
+@contextlib.contextmanager
+def _trusted(namespace, **names):
+    """Replaces the graded names a part builds on with the grader's own while it runs."""
+    saved = {name: namespace.get(name, _trusted) for name in names}
+    namespace.update(names)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is _trusted:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+def _f32(value):
+    return jnp.asarray(np.asarray(value, dtype=np.float32))
+
+
+def _key_name(entry):
+    for attribute in ("key", "name", "idx"):
+        if hasattr(entry, attribute):
+            return str(getattr(entry, attribute))
+    return str(entry)
+
+
+def _paths_and_leaves(tree):
+    with_paths, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {tuple(_key_name(k) for k in path): leaf for path, leaf in with_paths}
+
+
+# ----- pytrees described by a spec: [[path keys], shape], in a fixed order -----
+
+def build_tree(tree_spec, flat):
+    """A nested dict with the spec's paths and shapes, filled from the vector ``flat``."""
+    flat = _f32(flat)
+    tree, offset = {}, 0
+    for path, shape in tree_spec:
+        size = math.prod(shape)
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = flat[offset:offset + size].reshape(shape)
+        offset += size
+    return tree
+
+
+def flatten_like(tree, tree_spec):
+    """The leaves of ``tree`` in spec order as one vector; fails unless paths and shapes match."""
+    leaves = _paths_and_leaves(tree)
+    expected = {tuple(path): tuple(shape) for path, shape in tree_spec}
+    found = {path: tuple(jnp.shape(leaf)) for path, leaf in leaves.items()}
+    if found != expected:
+        raise ValueError(f"the returned pytree has leaves {sorted(found.items())}, "
+                         f"expected {sorted(expected.items())}")
+    return jnp.concatenate([jnp.ravel(leaves[tuple(path)]) for path, _ in tree_spec])
+
+
+def quadratic_loss(problem):
+    """``loss(p, x, y) = 1/2 v^T A v - v^T B z``: v the leaves of p, z = [x, y] flattened."""
+    A, B, tree_spec = _f32(problem["A"]), _f32(problem["B"]), problem["tree"]
+
+    def loss(params, x, y):
+        v = flatten_like(params, tree_spec)
+        z = jnp.concatenate([jnp.ravel(x), jnp.ravel(y)])
+        return 0.5 * v @ (A @ v) - v @ (B @ z)
+
+    return loss
+
+
+def quadratic_meta_loss(problem):
+    """A meta-loss on a whole batch: the quadratic loss with z = all four arrays flattened."""
+    loss = quadratic_loss(problem)
+
+    def meta_loss(params, x_train, y_train, x_test, y_test):
+        return loss(params, jnp.concatenate([jnp.ravel(x_train), jnp.ravel(y_train)]),
+                    jnp.concatenate([jnp.ravel(x_test), jnp.ravel(y_test)]))
+
+    return meta_loss
+
+
+# ----- the grader's own sinusoid network, for the stored reference runs -----
+
+class FixtureMLP:
+    """A ReLU network over params ``[{"kernel", "bias"}, ...]``, with a Flax-like ``apply``."""
+
+    def apply(self, params, x):
+        for layer in params[:-1]:
+            x = jax.nn.relu(x @ layer["kernel"] + layer["bias"])
+        return x @ params[-1]["kernel"] + params[-1]["bias"]
+
+
+def _layers(layers):
+    return [{"kernel": _f32(kernel), "bias": _f32(bias)} for kernel, bias in layers]
+
+
+def fixture_mse(params, x, y):
+    return jnp.mean((FixtureMLP().apply(params, x) - y) ** 2)
+
+
+def fixture_maml_meta_loss(alpha):
+    """One-step, second-order MAML on the fixture network, averaged over the tasks."""
+
+    def one_task(params, x_train, y_train, x_test, y_test):
+        grads = jax.grad(fixture_mse)(params, x_train, y_train)
+        adapted = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+        return fixture_mse(adapted, x_test, y_test)
+
+    def meta_loss(params, *batch):
+        return jnp.mean(jax.vmap(one_task, in_axes=(None, 0, 0, 0, 0))(params, *batch))
+
+    return meta_loss
+
+
+def _flat(tree):
+    return jnp.concatenate([jnp.ravel(leaf) for leaf in jax.tree_util.tree_leaves(tree)])
+
+
+def _scalar(value):
+    value = jnp.asarray(value)
+    if value.shape != ():
+        raise ValueError(f"expected a scalar loss, got an array of shape {value.shape}")
+    return value
+
+
+# ----- inner_step_objective -----
+
+def _scalar_function(spec):
+    if "poly" in spec:
+        coeffs = jnp.asarray(spec["poly"], dtype=jnp.float32)
+        return lambda x: jnp.polyval(coeffs, x)
+    amplitude, frequency = spec["sin"]
+    return lambda x: amplitude * jnp.sin(frequency * x)
+
+
+def inner_step_objective(namespace, g, alpha, xs):
+    h = _student(namespace, "inner_step_objective")(_scalar_function(g), alpha)
+    xs = _f32(xs)
+    values = jax.jit(jax.vmap(lambda x: _scalar(h(x))))(xs)
+    return {"values": values, "grads": jax.jit(jax.vmap(jax.grad(h)))(xs)}
+
+
+# ----- MLP -----
+
+def _mlp(namespace, features):
+    cls = _student(namespace, "MLP")
+    return cls() if features is None else cls(features=tuple(features))
+
+
+def _param_shapes(model):
+    """The model's parameters as shapes only (`jax.eval_shape`: traced, not computed)."""
+    return jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((10, 1), jnp.float32))
+
+
+def mlp_structure(namespace, features, input_shapes):
+    model = _mlp(namespace, features)
+    params = _param_shapes(model)
+    with_paths, _ = jax.tree_util.tree_flatten_with_path(params)
+    return {
+        "leaves": [[[_key_name(k) for k in path], list(leaf.shape)] for path, leaf in with_paths],
+        "output_shapes": [list(jax.eval_shape(model.apply, params,
+                                              jax.ShapeDtypeStruct(shape, jnp.float32)).shape)
+                          for shape in input_shapes],
+    }
+
+
+def mlp_forward(namespace, features, leaves, x):
+    model = _mlp(namespace, features)
+    old_leaves, treedef = jax.tree_util.tree_flatten(_param_shapes(model))
+    new_leaves = [_f32(value).reshape(old.shape) for value, old in zip(leaves, old_leaves)]
+    return jax.jit(model.apply)(jax.tree_util.tree_unflatten(treedef, new_leaves), _f32(x))
+
+
+# ----- square_error_loss -----
+
+def square_error_loss_linear(namespace, kernel, bias, x, y):
+    loss = _student(namespace, "square_error_loss")(nn.Dense(1))
+    params = {"params": {"kernel": _f32(kernel), "bias": _f32(bias)}}
+    value, grads = jax.jit(jax.value_and_grad(lambda p: _scalar(loss(p, _f32(x), _f32(y)))))(params)
+    jitted = jax.jit(loss)(params, _f32(x), _f32(y))
+    return {"value": value, "jit_value": jitted,
+            "grad_kernel": grads["params"]["kernel"], "grad_bias": grads["params"]["bias"]}
+
+
+def square_error_loss_reference(namespace, layers, xs, ys):
+    loss = jax.jit(_student(namespace, "square_error_loss")(FixtureMLP()))
+    params = _layers(layers)
+    return [_scalar(loss(params, _f32(x), _f32(y))) for x, y in zip(xs, ys)]
+
+
+# ----- adapt -----
+
+def adapt_quadratic(namespace, problem, v0, x, y, alpha, steps, jit=False):
+    adapt = _student(namespace, "adapt")
+    loss = quadratic_loss(problem)
+
+    def run(params, x, y):
+        return adapt(loss, params, x, y, alpha, steps)
+
+    run = jax.jit(run) if jit else run
+    return flatten_like(run(build_tree(problem["tree"], v0), _f32(x), _f32(y)), problem["tree"])
+
+
+def adapt_outer_gradient(namespace, problem, v0, x_train, y_train, x_test, y_test, alpha, steps,
+                         first_order):
+    """The gradient of the grader's test loss through the student's `adapt`."""
+    adapt = _student(namespace, "adapt")
+    loss = quadratic_loss(problem)
+
+    def outer(params):
+        adapted = adapt(loss, params, _f32(x_train), _f32(y_train), alpha, steps,
+                        first_order=first_order)
+        return loss(adapted, _f32(x_test), _f32(y_test))
+
+    return flatten_like(jax.jit(jax.grad(outer))(build_tree(problem["tree"], v0)), problem["tree"])
+
+
+def adapt_reference(namespace, layers, x, y, alpha, steps_list):
+    adapt = _student(namespace, "adapt")
+    params, x, y = _layers(layers), _f32(x), _f32(y)
+    return [jax.jit(lambda p: fixture_mse(adapt(fixture_mse, p, x, y, alpha, steps), x, y))(params)
+            for steps in steps_list]
+
+
+# ----- adaptation_loss and batched_meta_loss -----
+
+def _value_and_meta_grad(fn, params, args, tree_spec=None):
+    value, grads = jax.jit(jax.value_and_grad(lambda p: _scalar(fn(p, *args))))(params)
+    grads = flatten_like(grads, tree_spec) if tree_spec else _flat(grads)
+    return {"value": value, "grad": grads}
+
+
+def _adaptation_loss_value_and_grad(namespace, loss, params, task, alpha, steps, first_order,
+                                    tree_spec=None):
+    with _trusted(namespace, adapt=trusted_adapt):
+        fn = _student(namespace, "adaptation_loss")(loss, alpha, steps, first_order)
+        return _value_and_meta_grad(fn, params, [_f32(a) for a in task], tree_spec)
+
+
+def adaptation_loss_quadratic(namespace, problem, v0, task, alpha, steps, first_order):
+    return _adaptation_loss_value_and_grad(namespace, quadratic_loss(problem),
+                                           build_tree(problem["tree"], v0), task, alpha, steps,
+                                           first_order, problem["tree"])
+
+
+def adaptation_loss_reference(namespace, layers, task, alpha, steps, first_order):
+    return _adaptation_loss_value_and_grad(namespace, fixture_mse, _layers(layers), task, alpha,
+                                           steps, first_order)
+
+
+def _batched_value_and_grad(namespace, loss, params, batch, alpha, steps, first_order, jit=False,
+                            tree_spec=None):
+    with _trusted(namespace, adapt=trusted_adapt, adaptation_loss=trusted_adaptation_loss):
+        fn = _student(namespace, "batched_meta_loss")(loss, alpha, steps, first_order)
+        fn = jax.jit(fn) if jit else fn
+        return _value_and_meta_grad(fn, params, [_f32(a) for a in batch], tree_spec)
+
+
+def batched_meta_loss_quadratic(namespace, problem, v0, batch, alpha, steps, first_order, jit=False):
+    return _batched_value_and_grad(namespace, quadratic_loss(problem),
+                                   build_tree(problem["tree"], v0), batch, alpha, steps,
+                                   first_order, jit, problem["tree"])
+
+
+def batched_meta_loss_reference(namespace, layers, batch, alpha, steps, first_order):
+    return _batched_value_and_grad(namespace, fixture_mse, _layers(layers), batch, alpha, steps,
+                                   first_order)
+
+
+# ----- make_meta_train_step -----
+
+def _optimizer(spec):
+    if spec["name"] == "adam":
+        return optax.adam(spec["lr"])
+    return optax.sgd(spec["lr"], momentum=spec.get("momentum"))
+
+
+def _run_steps(namespace, meta_loss, optimizer, params, batches, jit):
+    step = _student(namespace, "make_meta_train_step")(meta_loss, optimizer)
+    step = jax.jit(step) if jit else step
+    opt_state = optimizer.init(params)
+    losses = []
+    for batch in batches:
+        params, opt_state, loss = step(params, opt_state, tuple(_f32(a) for a in batch))
+        losses.append(_scalar(loss))
+    return params, losses
+
+
+def meta_train_step_quadratic(namespace, problem, v0, batches, optimizer, jit=True):
+    params, losses = _run_steps(namespace, quadratic_meta_loss(problem), _optimizer(optimizer),
+                                build_tree(problem["tree"], v0), batches, jit)
+    return {"losses": losses, "params": flatten_like(params, problem["tree"])}
+
+
+def meta_train_step_reference(namespace, layers, batches, alpha, lr):
+    params, losses = _run_steps(namespace, fixture_maml_meta_loss(alpha), optax.adam(lr),
+                                _layers(layers), batches, jit=True)
+    return {"losses": losses, "params": _flat(params)}

@@ -1,0 +1,145 @@
+"""The trusted side of the child process: start it, send probe requests, enforce time limits."""
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+STARTUP_SECONDS = 60.0
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class StudentError(Exception):
+    """The student's code raised, hung or killed its process; the message is for the student."""
+
+
+class StudentTimeout(StudentError):
+    pass
+
+
+class StudentProcess:
+    """A child process holding one submission's definitions.
+
+    `probe` sends one request and waits for the answer within a time limit. When the child hangs
+    or dies it is killed, and the next `probe` starts a fresh one, so one broken part costs only
+    its own checks.
+    """
+
+    def __init__(self, statements):
+        self._statements = [{"cell": s.cell, "source": s.source} for s in statements]
+        self._process = None
+        self._scratch = None
+        self.load_errors = []
+
+    def __enter__(self):
+        self._start(wait=False)  # loads while the parent sets up its graders
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _start(self, wait=True):
+        self._scratch = tempfile.mkdtemp(prefix="maml-grading-")
+        submission = os.path.join(self._scratch, "submission.json")
+        with open(submission, "w", encoding="utf-8") as f:
+            json.dump(self._statements, f)
+        request_read, self._request_write = os.pipe()
+        self._response_read, response_write = os.pipe()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self._scratch,
+               "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
+               "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
+        self._log = open(os.path.join(self._scratch, "output.log"), "wb")
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "autograder.child", submission,
+             str(request_read), str(response_write)],
+            cwd=self._scratch, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
+            stderr=self._log, pass_fds=(request_read, response_write), start_new_session=True,
+        )
+        os.close(request_read)
+        os.close(response_write)
+        self._buffer = b""
+        self._ready = False
+        if wait:
+            self._wait_ready()
+
+    def _wait_ready(self):
+        if not self._ready:
+            ready = self._receive(STARTUP_SECONDS, "loading your notebook's definitions")
+            self.load_errors = ready.get("load_errors", [])
+            self._ready = True
+
+    def _receive(self, timeout, doing):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise StudentTimeout(f"Your code did not finish {doing} within {timeout:.0f} s.")
+            readable, _, _ = select.select([self._response_read], [], [], remaining)
+            if not readable:
+                continue
+            chunk = os.read(self._response_read, 1 << 20)
+            if not chunk:
+                code = self._process.wait()
+                self.kill()
+                raise StudentError(f"The process running your code ended while {doing} "
+                                   f"(exit status {code}).")
+            self._buffer += chunk
+            if len(self._buffer) > MAX_RESPONSE_BYTES:
+                self.kill()
+                raise StudentError("Your code produced an answer far larger than expected.")
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            self.kill()
+            raise StudentError(f"The process running your code answered garbage while {doing}.")
+        if not isinstance(message, dict):
+            self.kill()
+            raise StudentError(f"The process running your code answered garbage while {doing}.")
+        return message
+
+    def probe(self, name, timeout, **args):
+        """Runs ``autograder.probes.<name>(namespace, **args)`` in the child; returns its value.
+
+        Raises:
+          StudentError: the student's code raised (the message says what), hung past
+            ``timeout`` seconds, or ended the process.
+        """
+        if self._process is None:
+            self._start()
+        self._wait_ready()
+        try:
+            os.write(self._request_write, (json.dumps({"probe": name, "args": args}) + "\n").encode())
+        except OSError:
+            self.kill()
+            raise StudentError("The process running your code ended unexpectedly.")
+        answer = self._receive(timeout, f"running `{name}`")
+        if not answer.get("ok"):
+            raise StudentError(str(answer.get("error", "unknown error")))
+        return answer.get("value")
+
+    def kill(self):
+        if self._process is not None:
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self._process.wait()
+            for fd in (self._request_write, self._response_read):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._log.close()
+            self._process = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    close = kill
