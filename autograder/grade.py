@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-from autograder.framework import GradingPlugin
+from autograder.framework import CaseResult, GradingPlugin
 from autograder.notebook import NotebookError, extract_definitions, read_notebook
 from autograder.student_process import StudentProcess
 
@@ -19,8 +19,6 @@ ASSIGNMENT_PARTS = {
              "batched_meta_loss", "make_meta_train_step"],
 }
 ALL_PARTS = [part for parts in ASSIGNMENT_PARTS.values() for part in parts]
-
-
 @dataclasses.dataclass
 class PartResult:
     name: str
@@ -102,8 +100,6 @@ def max_points(parts):
 def _declared_cases(parts):
     import importlib
 
-    from autograder.framework import CaseResult
-
     cases = []
     for part in parts:
         module = importlib.import_module(f"autograder.graders.test_{part}")
@@ -111,6 +107,12 @@ def _declared_cases(parts):
             if name.startswith("test_") and hasattr(function, "grading_case"):
                 cases.append(CaseResult(part, name, function.grading_case.points, False, ""))
     return cases
+
+
+def grade_statements(statements, parts):
+    """Case results and load errors for ``parts``, in this process (one child process)."""
+    with StudentProcess(statements) as process:
+        return run_graders(process, parts), process.load_errors
 
 
 def grade_notebook(path, parts=None):
@@ -124,7 +126,5 @@ def grade_notebook(path, parts=None):
                            parts=[PartResult(p, 0.0, maxima[p], str(error)) for p in parts],
                            error=str(error))
     statements, _ = extract_definitions(notebook)
-    with StudentProcess(statements) as process:
-        case_results = run_graders(process, parts)
-        load_errors = process.load_errors
+    case_results, load_errors = grade_statements(statements, parts)
     return summarize(path, parts, case_results, load_errors)

@@ -237,14 +237,14 @@ def square_error_loss_reference(namespace, layers, xs, ys):
 
 # ----- adapt -----
 
-def adapt_quadratic(namespace, problem, v0, x, y, alpha, steps, jit=False):
+def adapt_quadratic(namespace, problem, v0, x, y, alpha, steps):
     adapt = _student(namespace, "adapt")
     loss = quadratic_loss(problem)
 
+    @jax.jit
     def run(params, x, y):
         return adapt(loss, params, x, y, alpha, steps)
 
-    run = jax.jit(run) if jit else run
     return flatten_like(run(build_tree(problem["tree"], v0), _f32(x), _f32(y)), problem["tree"])
 
 
