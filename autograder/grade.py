@@ -34,9 +34,14 @@ class GradeResult:
     max_total: float
     parts: list
     error: str | None = None
+    cases: list = dataclasses.field(default_factory=list, repr=False)  # not in the JSON
 
     def to_json(self):
-        return dataclasses.asdict(self)
+        return {field: value for field, value in dataclasses.asdict(self).items()
+                if field != "cases"}
+
+    def part(self, name):
+        return next(p for p in self.parts if p.name == name)
 
 
 def grader_file(part):
@@ -65,14 +70,22 @@ def run_graders(process, parts):
 
 
 def _part_feedback(cases, load_errors):
+    """One message per distinct problem: failed checks' messages, then what the code raised."""
     failed = [c for c in cases if not c.passed]
     if not failed:
         return "All checks passed."
     messages = []
     for c in failed:
-        message = c.feedback
-        if c.student_error:
-            message += f" (Your code: {c.student_error})"
+        if c.student_error is None:
+            message = c.feedback
+        elif c.student_error.startswith("NotImplementedError"):
+            message = "Not implemented yet."
+        elif c.student_error.startswith("MissingName: "):
+            message = c.student_error.removeprefix("MissingName: ") + "."
+        elif c.student_error.startswith(("Your code", "Skipped", "The process")):
+            message = c.student_error
+        else:
+            message = f"Your code raised {c.student_error}"
         if message not in messages:
             messages.append(message)
     if load_errors and any(c.student_error and "is not defined" in c.student_error for c in failed):
@@ -89,7 +102,8 @@ def summarize(notebook, parts, case_results, load_errors=()):
             max=round(sum(c.points for c in cases), 6),
             feedback=_part_feedback(cases, list(load_errors))))
     return GradeResult(notebook=str(notebook), total=round(sum(p.score for p in part_results), 6),
-                       max_total=round(sum(p.max for p in part_results), 6), parts=part_results)
+                       max_total=round(sum(p.max for p in part_results), 6), parts=part_results,
+                       cases=list(case_results))
 
 
 def max_points(parts):

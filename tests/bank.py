@@ -1,0 +1,286 @@
+"""Realistic wrong and alternative implementations, each a whole solution cell."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    name: str
+    cells: dict  # grade_id -> cell source
+    part: str | None = None  # for wrong code: the part that must lose points
+
+
+def wrong(name, part, code):
+    return Variant(name, {part: code}, part)
+
+
+WRONG = [
+    wrong("inner_step_first_order", "inner_step_objective", '''
+def inner_step_objective(g, alpha):
+    return lambda x: g(x - alpha * jax.lax.stop_gradient(jax.grad(g)(x)))
+'''),
+    wrong("inner_step_wrong_sign", "inner_step_objective", '''
+def inner_step_objective(g, alpha):
+    return lambda x: g(x + alpha * jax.grad(g)(x))
+'''),
+    wrong("mlp_missing_output_layer", "MLP", '''
+class MLP(nn.Module):
+    features: Sequence[int] = (40, 40)
+
+    @nn.compact
+    def __call__(self, x):
+        for width in self.features:
+            x = nn.relu(nn.Dense(width)(x))
+        return x
+'''),
+    wrong("mlp_relu_on_output", "MLP", '''
+class MLP(nn.Module):
+    features: Sequence[int] = (40, 40)
+
+    @nn.compact
+    def __call__(self, x):
+        for width in self.features:
+            x = nn.Dense(width)(x)
+            x = nn.relu(x)
+        return nn.relu(nn.Dense(1)(x))
+'''),
+    wrong("mlp_ignores_features", "MLP", '''
+class MLP(nn.Module):
+    features: Sequence[int] = (40, 40)
+
+    @nn.compact
+    def __call__(self, x):
+        x = nn.relu(nn.Dense(40)(x))
+        x = nn.relu(nn.Dense(40)(x))
+        return nn.Dense(1)(x)
+'''),
+    wrong("mlp_flattens_input", "MLP", '''
+class MLP(nn.Module):
+    features: Sequence[int] = (40, 40)
+
+    @nn.compact
+    def __call__(self, x):
+        x = x.reshape(-1, 1)
+        for width in self.features:
+            x = nn.relu(nn.Dense(width)(x))
+        return nn.Dense(1)(x)
+'''),
+    wrong("loss_sum_instead_of_mean", "square_error_loss", '''
+def square_error_loss(model):
+    def loss(params, x, y):
+        return jnp.sum((model.apply(params, x) - y) ** 2)
+    return loss
+'''),
+    wrong("loss_broadcasts_k_by_k", "square_error_loss", '''
+def square_error_loss(model):
+    def loss(params, x, y):
+        return jnp.mean((model.apply(params, x).squeeze(-1) - y) ** 2)
+    return loss
+'''),
+    wrong("adapt_steps_along_sign", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * jnp.sign(g), params, grads)
+    return params
+'''),
+    wrong("adapt_gradient_computed_once", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    grads = jax.grad(loss)(params, x, y)
+    if first_order:
+        grads = jax.lax.stop_gradient(grads)
+    for _ in range(steps):
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+    return params
+'''),
+    wrong("adapt_always_first_order", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    for _ in range(steps):
+        grads = jax.lax.stop_gradient(jax.grad(loss)(params, x, y))
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+    return params
+'''),
+    wrong("adapt_ignores_first_order", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+    return params
+'''),
+    wrong("adapt_gradient_ascent", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        params = jax.tree_util.tree_map(lambda p, g: p + alpha * g, params, grads)
+    return params
+'''),
+    wrong("adaptation_loss_wrong_split", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    def objective(params, x_train, y_train, x_test, y_test):
+        adapted = adapt(loss, params, x_test, y_test, alpha, steps, first_order)
+        return loss(adapted, x_train, y_train)
+    return objective
+'''),
+    wrong("adaptation_loss_drops_first_order", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    def objective(params, x_train, y_train, x_test, y_test):
+        adapted = adapt(loss, params, x_train, y_train, alpha, steps)
+        return loss(adapted, x_test, y_test)
+    return objective
+'''),
+    wrong("adaptation_loss_not_adapted", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    def objective(params, x_train, y_train, x_test, y_test):
+        return loss(params, x_test, y_test)
+    return objective
+'''),
+    wrong("adaptation_loss_accidentally_first_order", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    def objective(params, x_train, y_train, x_test, y_test):
+        adapted = adapt(loss, params, x_train, y_train, alpha, steps, first_order=True)
+        return loss(adapted, x_test, y_test)
+    return objective
+'''),
+    wrong("batched_sum_over_tasks", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    per_task = jax.vmap(adaptation_loss(loss, alpha, steps, first_order), in_axes=(None, 0, 0, 0, 0))
+    def meta_loss(params, X_train, Y_train, X_test, Y_test):
+        return jnp.sum(per_task(params, X_train, Y_train, X_test, Y_test))
+    return meta_loss
+'''),
+    wrong("batched_first_task_only", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    objective = adaptation_loss(loss, alpha, steps, first_order)
+    def meta_loss(params, X_train, Y_train, X_test, Y_test):
+        return objective(params, X_train[0], Y_train[0], X_test[0], Y_test[0])
+    return meta_loss
+'''),
+    wrong("batched_ignores_steps_and_first_order", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    per_task = jax.vmap(adaptation_loss(loss, alpha), in_axes=(None, 0, 0, 0, 0))
+    def meta_loss(params, X_train, Y_train, X_test, Y_test):
+        return jnp.mean(per_task(params, X_train, Y_train, X_test, Y_test))
+    return meta_loss
+'''),
+    wrong("step_returns_loss_after_update", "make_meta_train_step", '''
+def make_meta_train_step(meta_loss, optimizer):
+    def step(params, opt_state, batch):
+        grads = jax.grad(meta_loss)(params, *batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return params, opt_state, meta_loss(params, *batch)
+    return step
+'''),
+    wrong("step_subtracts_updates", "make_meta_train_step", '''
+def make_meta_train_step(meta_loss, optimizer):
+    def step(params, opt_state, batch):
+        loss, grads = jax.value_and_grad(meta_loss)(params, *batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = jax.tree_util.tree_map(lambda p, u: p - u, params, updates)
+        return params, opt_state, loss
+    return step
+'''),
+    wrong("step_drops_optimizer_state", "make_meta_train_step", '''
+def make_meta_train_step(meta_loss, optimizer):
+    def step(params, opt_state, batch):
+        loss, grads = jax.value_and_grad(meta_loss)(params, *batch)
+        updates, _ = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+    return step
+'''),
+]
+
+ALTERNATIVES = [
+    Variant("mlp_setup_with_own_names", {"MLP": '''
+class MLP(nn.Module):
+    features: Sequence[int] = (40, 40)
+
+    def setup(self):
+        self.hidden = [nn.Dense(width, name=f"hidden_{i}") for i, width in enumerate(self.features)]
+        self.head = nn.Dense(1, name="head")
+
+    def __call__(self, x):
+        for layer in self.hidden:
+            x = jax.nn.relu(layer(x))
+        return self.head(x)
+'''}),
+    Variant("mlp_sequential", {"MLP": '''
+class MLP(nn.Module):
+    features: Sequence[int] = (40, 40)
+
+    @nn.compact
+    def __call__(self, x):
+        layers = []
+        for width in self.features:
+            layers += [nn.Dense(width), nn.relu]
+        return nn.Sequential(layers + [nn.Dense(1)])(x)
+'''}),
+    Variant("adapt_with_optax_sgd", {"adapt": '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    inner = optax.sgd(alpha)
+    state = inner.init(params)
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        if first_order:
+            grads = jax.tree_util.tree_map(jax.lax.stop_gradient, grads)
+        updates, state = inner.update(grads, state)
+        params = optax.apply_updates(params, updates)
+    return params
+'''}),
+    Variant("adapt_with_fori_loop", {"adapt": '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    def body(_, p):
+        g = jax.grad(loss)(p, x, y)
+        g = jax.lax.stop_gradient(g) if first_order else g
+        return jax.tree_util.tree_map(lambda a, b: a - alpha * b, p, g)
+    return jax.lax.fori_loop(0, steps, body, params)
+'''}),
+    Variant("batched_python_loop_and_inline_adaptation", {
+        "batched_meta_loss": '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    objective = adaptation_loss(loss, alpha, steps, first_order)
+    def meta_loss(params, X_train, Y_train, X_test, Y_test):
+        losses = [objective(params, X_train[t], Y_train[t], X_test[t], Y_test[t])
+                  for t in range(X_train.shape[0])]
+        return sum(losses) / len(losses)
+    return meta_loss
+''',
+        "adaptation_loss": '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    def objective(params, x_train, y_train, x_test, y_test):
+        p = params
+        for _ in range(steps):
+            g = jax.grad(loss)(p, x_train, y_train)
+            if first_order:
+                g = jax.lax.stop_gradient(g)
+            p = jax.tree_util.tree_map(lambda a, b: a - alpha * b, p, g)
+        return loss(p, x_test, y_test)
+    return objective
+'''}),
+    Variant("other_styles", {
+        "inner_step_objective": '''
+def inner_step_objective(g, alpha):
+    def h(x):
+        value, slope = jax.value_and_grad(g)(x)
+        return g(x - alpha * slope)
+    return h
+''',
+        "square_error_loss": '''
+def square_error_loss(model):
+    return lambda params, x, y: optax.squared_error(model.apply(params, x), y).mean()
+''',
+        "make_meta_train_step": '''
+def make_meta_train_step(meta_loss, optimizer):
+    grad_fn = jax.value_and_grad(lambda p, batch: meta_loss(p, *batch))
+    def step(params, opt_state, batch):
+        loss, grads = grad_fn(params, batch)
+        updates, new_state = optimizer.update(grads, opt_state, params)
+        new_params = jax.tree_util.tree_map(lambda p, u: p + u, params, updates)
+        return new_params, new_state, loss
+    return step
+'''}),
+]

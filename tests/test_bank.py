@@ -1,0 +1,34 @@
+"""The graders against realistic wrong and alternative implementations."""
+
+import pytest
+from bank import ALTERNATIVES, WRONG
+
+from autograder.grade import ASSIGNMENT_PARTS, _declared_cases
+
+
+@pytest.mark.parametrize("variant", WRONG, ids=lambda v: v.name)
+def test_wrong_implementation_loses_points_in_its_own_part(grade_variant, variant):
+    """A bug costs points in the part it is in, and nowhere else."""
+    result = grade_variant(variant)
+    assert result.error is None
+    for part in result.parts:
+        if part.name == variant.part:
+            assert part.score < part.max, f"{variant.name} kept full marks in {part.name}"
+            assert part.feedback != "All checks passed."
+        else:
+            assert part.score == part.max, f"{variant.name} lost points in {part.name}: {part.feedback}"
+
+
+@pytest.mark.parametrize("variant", ALTERNATIVES, ids=lambda v: v.name)
+def test_alternative_correct_code_earns_full_marks(grade_variant, variant):
+    """Other layer names, nn.Sequential, optax inner loops, fori_loop, Python loops: all correct."""
+    result = grade_variant(variant)
+    assert result.total == result.max_total, [p for p in result.parts if p.score < p.max]
+
+
+def test_every_check_fails_on_some_wrong_implementation(grade_variant):
+    """No grader check is vacuous: each one is failed by at least one wrong implementation."""
+    assert len(WRONG) >= 15
+    failed = {(c.part, c.name) for v in WRONG for c in grade_variant(v).cases if not c.passed}
+    declared = {(c.part, c.name) for c in _declared_cases(ASSIGNMENT_PARTS["maml"])}
+    assert declared - failed == set()
