@@ -54,3 +54,33 @@ def write(notebook, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(notebook, indent=1), encoding="utf-8")
     return path
+
+
+EXAMPLES_DIR = ROOT / "examples"
+# The bundled example class: a full solution, three realistic bugs, and an untouched release.
+EXAMPLE_BUGS = {"bob": ["mlp_relu_on_output", "adapt_gradient_computed_once", "batched_sum_over_tasks"]}
+
+
+def example_notebooks():
+    """``{student: notebook}`` for the bundled examples (alice, bob, carol)."""
+    from bank import WRONG
+
+    by_name = {variant.name: variant for variant in WRONG}
+    bob = {}
+    for bug in EXAMPLE_BUGS["bob"]:
+        bob.update(by_name[bug].cells)
+    return {"alice": submission(), "bob": submission(bob), "carol": load(RELEASE)}
+
+
+def main():
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Regenerate examples/ from the release and the bank.")
+    parser.add_argument("--update-goldens", action="store_true", required=True)
+    parser.parse_args()
+    for student, notebook in example_notebooks().items():
+        write(notebook, EXAMPLES_DIR / f"{student}.ipynb")
+
+
+if __name__ == "__main__":
+    main()

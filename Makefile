@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine (each installs into .venv/ first):
+#   make demo   build the release, autograde the bundled examples, print grades, write feedback
+#   make test   run the package's tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: demo test benchmark solutions references release
+
+# requirements.lock pins every transitive dependency (regenerate: pip freeze --exclude-editable).
+$(VENV)/installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable .
+	touch $@
+
+demo: $(VENV)/installed
+	$(BIN)/python -m autograder.course demo
+
+test: $(VENV)/installed
+	$(BIN)/python -m pytest tests
+
+benchmark: $(VENV)/installed
+	$(BIN)/python benchmarks/grading_time.py
+
+# Instructor chores: regenerate what is committed after editing source/.
+release: $(VENV)/installed
+	$(BIN)/nbgrader generate_assignment maml --force
+
+solutions: $(VENV)/installed
+	$(BIN)/nbgrader generate_solution maml --force
+
+references: $(VENV)/installed
+	$(BIN)/python -m autograder.reference --update-goldens

@@ -1,0 +1,98 @@
+"""Running the nbgrader course: release, submissions, autograde, feedback, export.
+
+``python -m autograder.course demo`` is the main job of this repository: it builds the release,
+submits the bundled example notebooks in ``examples/``, autogrades them with nbgrader (points from
+the out-of-process grader), writes feedback and prints the grade table.
+"""
+
+import argparse
+import csv
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ASSIGNMENT = "maml"
+EXAMPLES = ROOT / "examples"
+
+
+def nbgrader(course, *args):
+    """Runs ``nbgrader ARGS`` in the course root with this environment's tools first on PATH."""
+    env = dict(os.environ, PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    completed = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                               capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{completed.stderr[-4000:]}")
+    return completed
+
+
+def copy_course(destination):
+    """A fresh course root: the source assignment and the nbgrader config, nothing else."""
+    destination = pathlib.Path(destination)
+    shutil.copytree(ROOT / "source", destination / "source",
+                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copy(ROOT / "nbgrader_config.py", destination)
+    return destination
+
+
+def submit(course, student, notebook):
+    """Places ``notebook`` where `nbgrader collect` would: submitted/STUDENT/maml/maml.ipynb."""
+    target = pathlib.Path(course) / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(notebook, target)
+    return target
+
+
+def grade_class(course, students):
+    """Release, submit ``{student: notebook path}``, autograde, feedback, export; returns rows."""
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    for student, notebook in students.items():
+        submit(course, student, notebook)
+    nbgrader(course, "autograde", ASSIGNMENT, "--force")
+    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
+    nbgrader(course, "export", "--to", "grades.csv")
+    with open(pathlib.Path(course) / "grades.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def part_scores(course, student):
+    """The autograded score of each test cell in the gradebook: ``{part: score}``."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{pathlib.Path(course) / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        return {grade.name.removeprefix("test_"): grade.auto_score
+                for grade in submission.grades if grade.name.startswith("test_")}
+
+
+def example_students():
+    return {path.stem: path for path in sorted(EXAMPLES.glob("*.ipynb"))}
+
+
+def demo():
+    """Grades the bundled examples in this repository's course root and prints the table."""
+    students = example_students()
+    rows = grade_class(ROOT, students)
+    parts = list(part_scores(ROOT, next(iter(students))))
+    print(f"{'student':<10}" + "".join(f"{p[:12]:>13}" for p in parts) + f"{'autograded':>12}")
+    for student in students:
+        scores = part_scores(ROOT, student)
+        print(f"{student:<10}" + "".join(f"{scores[p]:>13g}" for p in parts)
+              + f"{sum(scores.values()):>12g}")
+    print(f"\nnbgrader export: {ROOT / 'grades.csv'} ({len(rows)} rows); "
+          f"feedback: {ROOT / 'feedback'}; written answers await manual grading "
+          "(nbgrader formgrader).")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder.course", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["demo"])
+    parser.parse_args(argv)
+    demo()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The student release: current, free of solutions and hidden tests, and worth 0 when blank."""
+
+import filecmp
+import json
+
+import pytest
+import submissions
+
+from autograder import course
+from autograder.grade import grade_notebook
+
+VOLATILE_METADATA = ("execution",)  # per-cell timing that nbgrader may add
+
+
+def normalized(notebook):
+    for cell in notebook["cells"]:
+        for key in VOLATILE_METADATA:
+            cell.get("metadata", {}).pop(key, None)
+        cell.pop("id", None)
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def regenerated(tmp_path_factory):
+    root = course.copy_course(tmp_path_factory.mktemp("course"))
+    course.nbgrader(root, "generate_assignment", course.ASSIGNMENT, "--force")
+    return root / "release" / course.ASSIGNMENT
+
+
+def test_release_matches_regeneration_from_source(regenerated):
+    """`nbgrader generate_assignment` on source/ reproduces the committed release/ exactly."""
+    committed = normalized(submissions.load(submissions.RELEASE))
+    fresh = normalized(submissions.load(regenerated / "maml.ipynb"))
+    assert fresh == committed, "release/ is stale: run `nbgrader generate_assignment maml --force`"
+    helpers = submissions.RELEASE.parent / "maml_helpers"
+    comparison = filecmp.dircmp(regenerated / "maml_helpers", helpers, ignore=["__pycache__"])
+    assert not (comparison.diff_files or comparison.left_only or comparison.right_only)
+
+
+def solution_lines():
+    """Every substantive line the instructor wrote between BEGIN and END SOLUTION."""
+    lines = set()
+    for cell in submissions.load(submissions.SOURCE)["cells"]:
+        inside = False
+        for line in submissions.cell_source(cell).splitlines():
+            if "BEGIN SOLUTION" in line:
+                inside = True
+            elif "END SOLUTION" in line:
+                inside = False
+            elif inside and len(line.strip()) > 12:
+                lines.add(line.strip())
+    return lines
+
+
+def test_release_contains_no_solution_rubric_or_grader_code():
+    """No solution line, rubric, marker or grader source text appears in the release."""
+    text = submissions.RELEASE.read_text(encoding="utf-8")
+    release_lines = {line.strip() for cell in json.loads(text)["cells"]
+                     for line in submissions.cell_source(cell).splitlines()}
+    leaked = solution_lines() & release_lines
+    assert solution_lines(), "the source notebook should have solutions"
+    assert not leaked, leaked
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "Rubric", "autograder",
+                   "probes", "sinusoid.json", "grading_case"):
+        assert marker not in text, marker
+
+
+def test_blank_release_scores_zero_without_crashing():
+    """The release as handed out earns 0 in every part, each with a message, and no error."""
+    result = grade_notebook(submissions.RELEASE)
+    assert result.error is None
+    assert result.max_total == 20
+    assert [(p.name, p.score) for p in result.parts] == [(name, 0.0) for name in submissions.GRADED_NAMES]
+    assert all(p.feedback == "Not implemented yet." for p in result.parts)
