@@ -10,7 +10,7 @@ from autograder.grade import grade_notebook
 EXPECTED = {
     "alice": {"inner_step_objective": 2, "MLP": 3, "square_error_loss": 2, "adapt": 4,
               "adaptation_loss": 3, "batched_meta_loss": 3, "make_meta_train_step": 3},
-    "bob": {"inner_step_objective": 2, "MLP": 1.5, "square_error_loss": 2, "adapt": 1.0,
+    "bob": {"inner_step_objective": 2, "MLP": 1.5, "square_error_loss": 2, "adapt": 0.5,
             "adaptation_loss": 3, "batched_meta_loss": 0.5, "make_meta_train_step": 3},
     "carol": {name: 0 for name in submissions.GRADED_NAMES},
 }

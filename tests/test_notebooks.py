@@ -1,5 +1,6 @@
 """The instructor notebook runs end to end and earns full marks; the published solutions too."""
 
+import filecmp
 import json
 import os
 
@@ -60,3 +61,10 @@ def test_published_solutions_are_executed_and_earn_full_marks():
     assert "autograder" not in SOLUTIONS.read_text(encoding="utf-8")
     result = grade_notebook(SOLUTIONS)
     assert (result.total, result.max_total) == (20.0, 20.0), result.parts
+
+
+def test_published_helpers_match_source():
+    """solutions/ ships the same maml_helpers as source/ (nbgrader copies them)."""
+    comparison = filecmp.dircmp(SOLUTIONS.parent / "maml_helpers",
+                                submissions.SOURCE.parent / "maml_helpers", ignore=["__pycache__"])
+    assert not (comparison.diff_files or comparison.left_only or comparison.right_only)
