@@ -182,9 +182,8 @@ def _scalar_function(spec):
 
 def inner_step_objective(namespace, g, alpha, xs):
     h = _student(namespace, "inner_step_objective")(_scalar_function(g), alpha)
-    xs = _f32(xs)
-    values = jax.jit(jax.vmap(lambda x: _scalar(h(x))))(xs)
-    return {"values": values, "grads": jax.jit(jax.vmap(jax.grad(h)))(xs)}
+    values, grads = jax.jit(jax.vmap(jax.value_and_grad(lambda x: _scalar(h(x)))))(_f32(xs))
+    return {"values": values, "grads": grads}
 
 
 # ----- MLP -----

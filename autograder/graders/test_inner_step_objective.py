@@ -33,11 +33,14 @@ def check(student, g, alpha, only=None):
         assert_trees_all_close(got[key], want[key], RTOL, ATOL, what=key)
 
 
+QUARTIC = {"poly": [0.2, 0.1, -0.8, 0.5, 0.0]}
+
+
 @case(points=0.5, feedback="h(x) does not equal g(x - alpha * g'(x)): check the inner step "
       "(its sign, and that g is evaluated at the stepped point).")
 def test_value_is_g_after_one_step(student):
-    """h(x) equals g at x moved one gradient step, for a cubic g."""
-    check(student, {"poly": [0.5, -1.0, 0.3, 2.0]}, 0.1, only=["values"])
+    """h(x) equals g at x moved one gradient step, for a quartic g."""
+    check(student, QUARTIC, 0.1, only=["values"])
 
 
 @case(points=1.0, feedback="jax.grad(h) is missing the second-order factor (1 - alpha * g''(x)): "
@@ -45,7 +48,7 @@ def test_value_is_g_after_one_step(student):
 def test_gradient_has_second_order_factor(student):
     """jax.grad(h)(x) = (1 - alpha g''(x)) g'(x - alpha g'(x)) for a quartic g, two alphas."""
     for alpha in (0.1, 0.3):
-        check(student, {"poly": [0.2, 0.1, -0.8, 0.5, 0.0]}, alpha)
+        check(student, QUARTIC, alpha)
 
 
 @case(points=0.5, feedback="h or its gradient is wrong for g(x) = a sin(bx) at some alphas.")
