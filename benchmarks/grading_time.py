@@ -1,7 +1,10 @@
 """Times `python -m autograder` on the bundled examples and the solution notebook's full run.
 
-Usage: python benchmarks/grading_time.py [--repeats N] [--skip-notebook]
+Usage: python benchmarks/grading_time.py [--repeats N] [--skip-notebook] [--compare]
 Prints one line per measurement: median and range of wall-clock seconds over the repeats.
+With --compare it also grades examples/alice.ipynb in this process with and without the child's
+XLA_FLAGS, alternating, and prints the ratio of the medians (the design choice in
+autograder/student_process.py).
 """
 
 import argparse
@@ -28,16 +31,38 @@ def report(label, samples):
           f"(min {min(samples):.1f}, max {max(samples):.1f}, n={len(samples)})", flush=True)
 
 
+def compare_xla_flags(repeats):
+    from autograder import student_process
+    from autograder.grade import grade_notebook
+
+    chosen = student_process.XLA_FLAGS
+    samples = {"with XLA_FLAGS": [], "without XLA_FLAGS": []}
+    for _ in range(repeats):
+        for label, flags in (("with XLA_FLAGS", chosen), ("without XLA_FLAGS", "")):
+            student_process.XLA_FLAGS = flags
+            start = time.perf_counter()
+            assert grade_notebook(ROOT / "examples" / "alice.ipynb").total == 20
+            samples[label].append(time.perf_counter() - start)
+    student_process.XLA_FLAGS = chosen
+    for label, values in samples.items():
+        report(f"grade_notebook(alice) {label}", values)
+    ratio = statistics.median(samples["with XLA_FLAGS"]) / statistics.median(samples["without XLA_FLAGS"])
+    print(f"ratio with/without XLA_FLAGS: {ratio:.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-notebook", action="store_true")
+    parser.add_argument("--compare", action="store_true")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     for example in sorted((ROOT / "examples").glob("*.ipynb")):
         samples = [wall_seconds([sys.executable, "-m", "autograder", str(example), "--json"])
                    for _ in range(args.repeats)]
         report(f"python -m autograder examples/{example.name}", samples)
+    if args.compare:
+        compare_xla_flags(args.repeats)
     if not args.skip_notebook:
         with tempfile.TemporaryDirectory() as scratch:
             out = pathlib.Path(scratch) / "maml.ipynb"

@@ -57,15 +57,17 @@ def test_other_alphas_and_trees(student):
     adapt_case(student, NESTED_TREE, seed=4, alpha=0.3, steps=5)
 
 
-@case(points=1.0, feedback="Differentiating through adapt loses the second-order term: with "
-      "first_order=False the inner gradients must stay differentiable.")
+@case(points=1.0, feedback="The gradient through several steps of adapt (first_order=False) is "
+      "not the exact MAML gradient: every step needs a fresh gradient that stays differentiable "
+      "(no stop_gradient), so that the second-order terms flow through.")
 def test_second_order_by_default(student):
     """The gradient of a test loss through two steps is (I - alpha A)^2 times the outer gradient."""
     outer_gradient_case(student, first_order=False)
 
 
-@case(points=0.5, feedback="With first_order=True the inner gradients should be treated as "
-      "constants (jax.lax.stop_gradient), so the gradient through adapt is the outer gradient.")
+@case(points=0.5, feedback="The gradient through adapt with first_order=True is wrong: it "
+      "should be the outer gradient at the adapted parameters, with every inner gradient treated "
+      "as a constant (jax.lax.stop_gradient).")
 def test_first_order_flag(student):
     """With first_order=True the gradient through adapt equals the test gradient at the result."""
     outer_gradient_case(student, first_order=True)
