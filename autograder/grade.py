@@ -88,8 +88,9 @@ def _part_feedback(cases, load_errors):
             message = f"Your code raised {c.student_error}"
         if message not in messages:
             messages.append(message)
-    if load_errors and any(c.student_error and "is not defined" in c.student_error for c in failed):
-        messages.append("Some of your notebook's code failed to run: " + "; ".join(load_errors[:3]))
+    relevant = [e for e in load_errors if "NameError" not in e]  # others are side effects
+    if relevant and any(c.student_error and "is not defined" in c.student_error for c in failed):
+        messages.append("Some of your notebook's code could not run: " + "; ".join(relevant[:3]) + ".")
     return " ".join(messages)
 
 
@@ -139,6 +140,6 @@ def grade_notebook(path, parts=None):
         return GradeResult(notebook=str(path), total=0.0, max_total=sum(maxima.values()),
                            parts=[PartResult(p, 0.0, maxima[p], str(error)) for p in parts],
                            error=str(error))
-    statements, _ = extract_definitions(notebook)
+    statements, unparsed = extract_definitions(notebook)
     case_results, load_errors = grade_statements(statements, parts)
-    return summarize(path, parts, case_results, load_errors)
+    return summarize(path, parts, case_results, unparsed + load_errors)

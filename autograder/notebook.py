@@ -87,16 +87,19 @@ def extract_definitions(notebook):
     """The top-level definitions of the notebook's code cells, in order, one per statement.
 
     Returns:
-      ``(statements, skipped)``: the kept `Statement`s, and the indices of cells that could not
-      be parsed.
+      ``(statements, unparsed)``: the kept `Statement`s, and one sentence for each cell that
+      could not be parsed (nothing in such a cell is run).
     """
-    statements, skipped = [], []
+    statements, unparsed = [], []
     for index, source in code_cells(notebook):
         try:
             tree = ast.parse(_to_python(source))
-        except (SyntaxError, ValueError):
-            skipped.append(index)
+        except SyntaxError as error:
+            unparsed.append(f"cell {index} has a syntax error ({error.msg}, line {error.lineno})")
+            continue
+        except ValueError as error:
+            unparsed.append(f"cell {index} could not be read ({error})")
             continue
         statements.extend(Statement(index, ast.unparse(node))
                           for node in tree.body if _is_definition(node))
-    return statements, skipped
+    return statements, unparsed

@@ -122,7 +122,7 @@ class StudentProcess:
         except OSError:
             self.kill()
             raise StudentError("The process running your code ended unexpectedly.")
-        answer = self._receive(timeout, f"running `{name}`")
+        answer = self._receive(timeout, "running a check")
         if not answer.get("ok"):
             raise StudentError(str(answer.get("error", "unknown error")))
         return answer.get("value")

@@ -284,3 +284,30 @@ def make_meta_train_step(meta_loss, optimizer):
     return step
 '''}),
 ]
+
+# Submissions whose code crashes, hangs, is missing or does not parse: each must cost exactly its
+# own part, all of it, and nothing else.
+BROKEN = [
+    wrong("adapt_hangs", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    while True:
+        pass
+'''),
+    wrong("mlp_kills_its_process", "MLP", '''
+import os
+
+class MLP(nn.Module):
+    features: Sequence[int] = (40, 40)
+
+    @nn.compact
+    def __call__(self, x):
+        os._exit(3)
+'''),
+    wrong("adaptation_loss_missing", "adaptation_loss", "# I did not get to this one\n"),
+    wrong("square_error_loss_syntax_error", "square_error_loss", '''
+def square_error_loss(model):
+    def loss(params, x, y)
+        return jnp.mean((model.apply(params, x) - y) ** 2)
+    return loss
+'''),
+]

@@ -1,7 +1,7 @@
 """The graders against realistic wrong and alternative implementations."""
 
 import pytest
-from bank import ALTERNATIVES, WRONG
+from bank import ALTERNATIVES, BROKEN, WRONG
 
 from autograder.grade import ASSIGNMENT_PARTS, _declared_cases
 
@@ -17,6 +17,17 @@ def test_wrong_implementation_loses_points_in_its_own_part(grade_variant, varian
             assert part.feedback != "All checks passed."
         else:
             assert part.score == part.max, f"{variant.name} lost points in {part.name}: {part.feedback}"
+
+
+@pytest.mark.parametrize("variant", BROKEN, ids=lambda v: v.name)
+def test_crash_hang_or_missing_code_costs_only_its_own_part(grade_variant, variant):
+    """A part that hangs, kills its process, is missing or does not parse scores 0; others full."""
+    result = grade_variant(variant)
+    assert result.error is None
+    for part in result.parts:
+        expected = 0.0 if part.name == variant.part else part.max
+        assert part.score == expected, (part.name, part.feedback)
+    assert result.part(variant.part).feedback != "All checks passed."
 
 
 @pytest.mark.parametrize("variant", ALTERNATIVES, ids=lambda v: v.name)
