@@ -9,7 +9,10 @@ export PATH := $(BIN):$(PATH)
 .PHONY: demo test benchmark solutions references release
 
 # requirements.lock pins every transitive dependency (regenerate: pip freeze --exclude-editable).
+# bubblewrap (Debian package) sandboxes the student's process; without it grading warns loudly.
 $(VENV)/installed: pyproject.toml requirements.lock
+	command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap) \
+		|| echo "WARNING: could not install bubblewrap: grading will run unsandboxed" >&2
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
 	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable .

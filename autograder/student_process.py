@@ -10,6 +10,8 @@ import sys
 import tempfile
 import time
 
+from autograder import sandbox
+
 STARTUP_SECONDS = 60.0
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # Grading compiles dozens of tiny programs and runs each once: skipping LLVM's expensive
@@ -57,11 +59,13 @@ class StudentProcess:
                "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
                "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": XLA_FLAGS}
         self._log = open(os.path.join(self._scratch, "output.log"), "wb")
+        command = [sys.executable, "-I", "-m", "autograder.child", submission,
+                   str(request_read), str(response_write)]
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "autograder.child", submission,
-             str(request_read), str(response_write)],
-            cwd=self._scratch, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=self._log, pass_fds=(request_read, response_write), start_new_session=True,
+            sandbox.wrap(command, self._scratch, env), cwd=self._scratch, env=env,
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            pass_fds=(request_read, response_write), start_new_session=True,
+            preexec_fn=sandbox.limit_resources,
         )
         os.close(request_read)
         os.close(response_write)

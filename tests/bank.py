@@ -311,3 +311,18 @@ def square_error_loss(model):
     return loss
 '''),
 ]
+BROKEN += [
+    wrong("adapt_floods_output", "adapt", '''
+import sys
+
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    for _ in range(200):
+        sys.stdout.write("x" * 1_000_000)
+    return params
+'''),
+    wrong("batched_meta_loss_memory_bomb", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    hoard = bytearray(64 * 2 ** 30)
+    return lambda *args: 0.0
+'''),
+]

@@ -1,0 +1,75 @@
+"""Least privilege for the student's process: bubblewrap, resource limits, a scratch directory.
+
+The child runs in a bubblewrap (``bwrap``) sandbox: the whole filesystem read-only, no network,
+its own PID/IPC/UTS namespaces, a fresh ``/tmp``, and a writable scratch directory only. The
+repository and the course root are hidden behind empty tmpfs mounts, except what the child must
+import (the virtual environment, `autograder` without its graders and reference data, and
+`maml_helpers`). Resource limits (CPU seconds, address space, file size) apply in the child.
+
+Where bubblewrap is missing or cannot create namespaces, grading still runs, without the sandbox,
+and says so on stderr every time.
+"""
+
+import functools
+import os
+import pathlib
+import resource
+import shutil
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CPU_SECONDS = 600  # per child process; a probe's wall-clock limit is far lower
+ADDRESS_SPACE_BYTES = 16 * 1024 ** 3  # XLA reserves address space generously; RAM use is ~1 GiB
+FILE_BYTES = 64 * 1024 ** 2  # output log and any file the student writes
+
+# Inside the repository, the child may read only these (everything else is hidden).
+VISIBLE = [".venv", "autograder", "source/maml/maml_helpers"]
+HIDDEN_INSIDE_VISIBLE = ["autograder/graders", "autograder/reference"]
+
+
+@functools.cache
+def bubblewrap():
+    """The path of a working ``bwrap``, or None."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    probe = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-all", "true"],
+                           capture_output=True)
+    return path if probe.returncode == 0 else None
+
+
+def warn_unsandboxed():
+    print("autograder: WARNING: bubblewrap (bwrap) is not available or cannot create namespaces; "
+          "student code runs WITHOUT the filesystem and network sandbox (resource limits still "
+          "apply). Install Debian's 'bubblewrap' package.", file=sys.stderr, flush=True)
+
+
+def wrap(command, scratch, env):
+    """``command`` run inside the sandbox, with ``scratch`` writable and ``env`` only."""
+    bwrap = bubblewrap()
+    if bwrap is None:
+        warn_unsandboxed()
+        return command
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    hidden_roots = {REPO, pathlib.Path.cwd().resolve()} - {pathlib.Path("/")}
+    for root in sorted(hidden_roots):
+        args += ["--tmpfs", str(root)]
+    for relative in VISIBLE:
+        if (REPO / relative).exists():
+            args += ["--ro-bind", str(REPO / relative), str(REPO / relative)]
+    for relative in HIDDEN_INSIDE_VISIBLE:
+        args += ["--tmpfs", str(REPO / relative)]
+    args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return args + command
+
+
+def limit_resources():
+    """Runs in the forked child before exec: caps CPU time, memory and file sizes."""
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -1,0 +1,77 @@
+"""The student's process runs with least privilege: what it can see, write and reach."""
+
+import os
+import socket
+
+import pytest
+import submissions
+
+from autograder import sandbox
+from autograder.notebook import extract_definitions
+from autograder.student_process import StudentProcess
+
+ROOT = submissions.ROOT
+# Things student code must not reach; each probe answers 1.0 if it succeeded.
+ATTEMPTS = {
+    "read the instructor notebook": f"open({str(submissions.SOURCE)!r}).read()",
+    "read the solutions": f"open({str(ROOT / 'solutions/maml/maml.ipynb')!r}).read()",
+    "read the reference data": f"open({str(ROOT / 'autograder/reference/sinusoid.json')!r}).read()",
+    "read the hidden graders": f"open({str(ROOT / 'autograder/graders/test_adapt.py')!r}).read()",
+    "list the course root": f"assert os.listdir({str(ROOT)!r}) and 'gradebook.db' in os.listdir({str(ROOT)!r})",
+    "write into the repository": f"open({str(ROOT / 'autograder/pwned.py')!r}, 'w').write('x')",
+    "edit the grader": f"open({str(ROOT / 'autograder/grade.py')!r}, 'a').write('#')",
+    "write to the home directory": "open(os.path.expanduser('~root/pwned'), 'w').write('x')",
+    "connect to a local server": "socket.create_connection(('127.0.0.1', PORT), timeout=2)",
+}
+
+
+@pytest.fixture(scope="module")
+def server():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+HARMLESS = ["read the instructor notebook", "read the reference data", "connect to a local server"]
+
+
+def attempt_results(port, names=tuple(ATTEMPTS)):
+    """Runs the attempts inside the real child process; returns {attempt: succeeded}."""
+    body = "\n".join(
+        f"    try:\n        {ATTEMPTS[name]}\n        results.append(1.0)\n    except BaseException:\n"
+        f"        results.append(0.0)" for name in names)
+    code = f'''
+import os, socket
+PORT = {port}
+
+def inner_step_objective(g, alpha):
+    results = []
+{body}
+    return lambda x: g(x) * 0.0 + sum(r * 2.0 ** i for i, r in enumerate(results))
+'''
+    notebook = submissions.submission({"inner_step_objective": code})
+    statements, _ = extract_definitions(notebook)
+    with StudentProcess(statements) as process:
+        encoded = int(process.probe("inner_step_objective", 60, g={"poly": [1.0, 0.0]}, alpha=0.1,
+                                    xs=[0.0])["values"][0])
+    return {name: bool(encoded >> i & 1) for i, name in enumerate(names)}
+
+
+@pytest.mark.skipif(sandbox.bubblewrap() is None and not os.environ.get("CI"),
+                    reason="bubblewrap is not available (CI installs it and never skips)")
+def test_student_code_cannot_reach_instructor_files_or_the_network(server, tmp_path):
+    """Inside the sandbox every attempt fails, and nothing appears on disk outside scratch."""
+    (ROOT / "gradebook.db").touch(exist_ok=True)
+    grader_before = (ROOT / "autograder" / "grade.py").read_bytes()
+    results = attempt_results(server)
+    assert not [name for name, succeeded in results.items() if succeeded]
+    assert not (ROOT / "autograder" / "pwned.py").exists()
+    assert (ROOT / "autograder" / "grade.py").read_bytes() == grader_before
+
+
+def test_the_probe_detects_success_when_unsandboxed(server, monkeypatch):
+    """Without bubblewrap the harmless attempts succeed, so the test above can fail."""
+    monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
+    assert all(attempt_results(server, HARMLESS).values())
