@@ -11,21 +11,34 @@ and says so on stderr every time.
 """
 
 import functools
-import os
+import importlib.util
 import pathlib
 import resource
 import shutil
 import subprocess
 import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+PACKAGE = pathlib.Path(__file__).resolve().parent
+REPO = PACKAGE.parent
 CPU_SECONDS = 600  # per child process; a probe's wall-clock limit is far lower
 ADDRESS_SPACE_BYTES = 16 * 1024 ** 3  # XLA reserves address space generously; RAM use is ~1 GiB
 FILE_BYTES = 64 * 1024 ** 2  # output log and any file the student writes
 
-# Inside the repository, the child may read only these (everything else is hidden).
-VISIBLE = [".venv", "autograder", "source/maml/maml_helpers"]
-HIDDEN_INSIDE_VISIBLE = ["autograder/graders", "autograder/reference"]
+
+
+def _visible():
+    """What the child must read even inside a hidden folder: the Python environment and the two
+    packages it imports (wherever they are installed)."""
+    helpers = importlib.util.find_spec("maml_helpers").submodule_search_locations
+    return [pathlib.Path(sys.prefix).resolve(), PACKAGE, *map(pathlib.Path, helpers)]
+
+
+def _hidden_roots():
+    """The course root (the working directory) and, for a source checkout, the repository."""
+    roots = {pathlib.Path.cwd().resolve()}
+    if (REPO / "source").is_dir():
+        roots.add(REPO)
+    return sorted(roots - {pathlib.Path("/")})
 
 
 @functools.cache
@@ -53,14 +66,12 @@ def wrap(command, scratch, env):
         return command
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
             "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
-    hidden_roots = {REPO, pathlib.Path.cwd().resolve()} - {pathlib.Path("/")}
-    for root in sorted(hidden_roots):
+    for root in _hidden_roots():
         args += ["--tmpfs", str(root)]
-    for relative in VISIBLE:
-        if (REPO / relative).exists():
-            args += ["--ro-bind", str(REPO / relative), str(REPO / relative)]
-    for relative in HIDDEN_INSIDE_VISIBLE:
-        args += ["--tmpfs", str(REPO / relative)]
+    for path in _visible():
+        args += ["--ro-bind", str(path), str(path)]
+    for secret in (PACKAGE / "graders", PACKAGE / "reference"):  # hidden tests and references
+        args += ["--tmpfs", str(secret)]
     args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
     for key, value in env.items():
         args += ["--setenv", key, value]
