@@ -38,6 +38,9 @@ def _load(statements, namespace):
 
 
 def main():
+    from autograder.sandbox import limit_resources
+
+    limit_resources()  # before any student code; the sandbox has no capability to raise them
     submission_path, request_fd, response_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     requests = os.fdopen(request_fd, "r", encoding="utf-8")
     responses = os.fdopen(response_fd, "w", encoding="utf-8")

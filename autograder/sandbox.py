@@ -79,7 +79,8 @@ def wrap(command, scratch, env):
 
 
 def limit_resources():
-    """Runs in the forked child before exec: caps CPU time, memory and file sizes."""
+    """Caps CPU time, memory and file sizes; the child calls it before loading student code
+    (not a ``preexec_fn``, which is unsafe to fork from a multithreaded parent)."""
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))

@@ -65,7 +65,6 @@ class StudentProcess:
             sandbox.wrap(command, self._scratch, env), cwd=self._scratch, env=env,
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
             pass_fds=(request_read, response_write), start_new_session=True,
-            preexec_fn=sandbox.limit_resources,
         )
         os.close(request_read)
         os.close(response_write)

@@ -3,8 +3,8 @@
 Usage: python benchmarks/grading_time.py [--repeats N] [--skip-notebook] [--compare]
 Prints one line per measurement: median and range of wall-clock seconds over the repeats.
 With --compare it also grades examples/alice.ipynb in this process with and without the child's
-XLA_FLAGS, alternating, and prints the ratio of the medians (the design choice in
-autograder/student_process.py).
+XLA_FLAGS, and with and without the bubblewrap sandbox, alternating, and prints the ratios of the
+medians (the design choices in autograder/student_process.py and autograder/sandbox.py).
 """
 
 import argparse
@@ -31,23 +31,40 @@ def report(label, samples):
           f"(min {min(samples):.1f}, max {max(samples):.1f}, n={len(samples)})", flush=True)
 
 
-def compare_xla_flags(repeats):
-    from autograder import student_process
+def compare(repeats, label, setups):
+    """Alternates ``setups`` ({name: callable that configures the grader}) over ``repeats``."""
     from autograder.grade import grade_notebook
 
-    chosen = student_process.XLA_FLAGS
-    samples = {"with XLA_FLAGS": [], "without XLA_FLAGS": []}
+    samples = {name: [] for name in setups}
     for _ in range(repeats):
-        for label, flags in (("with XLA_FLAGS", chosen), ("without XLA_FLAGS", "")):
-            student_process.XLA_FLAGS = flags
+        for name, setup in setups.items():
+            restore = setup()
             start = time.perf_counter()
             assert grade_notebook(ROOT / "examples" / "alice.ipynb").total == 20
-            samples[label].append(time.perf_counter() - start)
-    student_process.XLA_FLAGS = chosen
-    for label, values in samples.items():
-        report(f"grade_notebook(alice) {label}", values)
-    ratio = statistics.median(samples["with XLA_FLAGS"]) / statistics.median(samples["without XLA_FLAGS"])
-    print(f"ratio with/without XLA_FLAGS: {ratio:.2f}")
+            samples[name].append(time.perf_counter() - start)
+            restore()
+    for name, values in samples.items():
+        report(f"grade_notebook(alice) {name}", values)
+    first, second = (statistics.median(v) for v in samples.values())
+    print(f"ratio {label}: {first / second:.2f}", flush=True)
+
+
+def patch(module, name, value):
+    def setup():
+        old = getattr(module, name)
+        setattr(module, name, value)
+        return lambda: setattr(module, name, old)
+    return setup
+
+
+def compare_choices(repeats):
+    from autograder import sandbox, student_process
+
+    unchanged = lambda: (lambda: None)  # noqa: E731
+    compare(repeats, "with/without XLA_FLAGS", {
+        "with XLA_FLAGS": unchanged, "without XLA_FLAGS": patch(student_process, "XLA_FLAGS", "")})
+    compare(repeats, "sandboxed/unsandboxed", {
+        "sandboxed": unchanged, "unsandboxed": patch(sandbox, "bubblewrap", lambda: None)})
 
 
 def main():
@@ -62,7 +79,7 @@ def main():
                    for _ in range(args.repeats)]
         report(f"python -m autograder examples/{example.name}", samples)
     if args.compare:
-        compare_xla_flags(args.repeats)
+        compare_choices(args.repeats)
     if not args.skip_notebook:
         with tempfile.TemporaryDirectory() as scratch:
             out = pathlib.Path(scratch) / "maml.ipynb"
