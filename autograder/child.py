@@ -60,11 +60,13 @@ def main():
     for line in requests:
         request = json.loads(line)
         try:
+            if "install" in request:
+                probes.install(request["install"])
             value = getattr(probes, request["probe"])(namespace, **request["args"])
-            send({"ok": True, "value": _plain(value)})
+            send({"id": request["id"], "ok": True, "value": _plain(value)})
         except BaseException as error:  # noqa: BLE001 - report, then serve the next request
             message = f"{type(error).__name__}: {error}".strip()
-            send({"ok": False, "error": message[:400]})
+            send({"id": request["id"], "ok": False, "error": message[:400]})
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ def parts_for(path):
 def run_graders(process, parts):
     """Runs the grader files of ``parts`` against ``process``; returns the `CaseResult`s."""
     plugin = GradingPlugin(process)
+    # In the notebook's order always: a part's substitutes reach the child only after it is graded.
+    parts = sorted(parts, key=ALL_PARTS.index)
     args = [str(grader_file(part)) for part in parts] + [
         "-p", "no:cacheprovider", "-p", "no:terminal", "--noconftest",
         "--rootdir", str(GRADERS), "-c", os.devnull, "--import-mode=importlib",

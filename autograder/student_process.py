@@ -70,6 +70,8 @@ class StudentProcess:
         os.close(response_write)
         self._buffer = b""
         self._ready = False
+        self._installed = False
+        self._sequence = 0
         if wait:
             self._wait_ready()
 
@@ -110,8 +112,11 @@ class StudentProcess:
             raise StudentError(f"The process running your code answered garbage while {doing}.")
         return message
 
-    def probe(self, name, timeout, **args):
+    def probe(self, name, timeout, substitutes=None, **args):
         """Runs ``autograder.probes.<name>(namespace, **args)`` in the child; returns its value.
+
+        ``substitutes`` (source text) is installed in the child with the first request that
+        carries it (see `autograder.probes.install`).
 
         Raises:
           StudentError: the student's code raised (the message says what), hung past
@@ -120,12 +125,20 @@ class StudentProcess:
         if self._process is None:
             self._start()
         self._wait_ready()
+        self._sequence += 1
+        request = {"id": self._sequence, "probe": name, "args": args}
+        if substitutes is not None and not self._installed:
+            request["install"] = substitutes
+            self._installed = True
         try:
-            os.write(self._request_write, (json.dumps({"probe": name, "args": args}) + "\n").encode())
+            os.write(self._request_write, (json.dumps(request) + "\n").encode())
         except OSError:
             self.kill()
             raise StudentError("The process running your code ended unexpectedly.")
         answer = self._receive(timeout, "running a check")
+        if answer.get("id") != self._sequence:
+            self.kill()
+            raise StudentError("The process running your code broke the grader's protocol.")
         if not answer.get("ok"):
             raise StudentError(str(answer.get("error", "unknown error")))
         return answer.get("value")
