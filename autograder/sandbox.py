@@ -1,13 +1,15 @@
 """Least privilege for the student's process: bubblewrap, resource limits, a scratch directory.
 
-The child runs in a bubblewrap (``bwrap``) sandbox: the whole filesystem read-only, no network,
-its own PID/IPC/UTS namespaces, a fresh ``/tmp``, and a writable scratch directory only. The
-repository and the course root are hidden behind empty tmpfs mounts, except what the child must
-import (the virtual environment, `autograder` without its graders and reference data, and
-`maml_helpers`). Resource limits (CPU seconds, address space, file size) apply in the child.
+The child runs in a bubblewrap (``bwrap``) sandbox built from an allowlist: the system's
+libraries and programs, the Python installation and virtual environment, and the two packages it
+imports (`autograder` without its graders and reference data, and `maml_helpers`), all read-only;
+a fresh ``/tmp`` and a writable scratch directory. Nothing else of the filesystem is there (no
+home directories, no course root, no other copy of this repository), there is no network, and it
+has its own PID, IPC and UTS namespaces, a new session and an empty environment. Resource limits
+(CPU seconds, address space, file size) are set by the child itself before any student code runs.
 
-Where bubblewrap is missing or cannot create namespaces, grading still runs, without the sandbox,
-and says so on stderr every time.
+Where bubblewrap is missing or cannot create namespaces, grading still runs, without the
+sandbox, and says so on stderr every time.
 """
 
 import functools
@@ -19,26 +21,19 @@ import subprocess
 import sys
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
-REPO = PACKAGE.parent
 CPU_SECONDS = 600  # per child process; a probe's wall-clock limit is far lower
 ADDRESS_SPACE_BYTES = 16 * 1024 ** 3  # XLA reserves address space generously; RAM use is ~1 GiB
 FILE_BYTES = 64 * 1024 ** 2  # output log and any file the student writes
-
+SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache",
+          "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
+          "/etc/nsswitch.conf", "/sys/devices/system/cpu"]
 
 
 def _visible():
-    """What the child must read even inside a hidden folder: the Python environment and the two
-    packages it imports (wherever they are installed)."""
+    """Everything the child may read: the system, Python, and the two packages it imports."""
     helpers = importlib.util.find_spec("maml_helpers").submodule_search_locations
-    return [pathlib.Path(sys.prefix).resolve(), PACKAGE, *map(pathlib.Path, helpers)]
-
-
-def _hidden_roots():
-    """The course root (the working directory) and, for a source checkout, the repository."""
-    roots = {pathlib.Path.cwd().resolve()}
-    if (REPO / "source").is_dir():
-        roots.add(REPO)
-    return sorted(roots - {pathlib.Path("/")})
+    python = {pathlib.Path(p).resolve() for p in (sys.base_prefix, sys.prefix)}
+    return [*map(pathlib.Path, SYSTEM), *sorted(python), PACKAGE, *map(pathlib.Path, helpers)]
 
 
 @functools.cache
@@ -64,12 +59,10 @@ def wrap(command, scratch, env):
     if bwrap is None:
         warn_unsandboxed()
         return command
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+    args = [bwrap, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
             "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
-    for root in _hidden_roots():
-        args += ["--tmpfs", str(root)]
     for path in _visible():
-        args += ["--ro-bind", str(path), str(path)]
+        args += ["--ro-bind-try", str(path), str(path)]
     for secret in (PACKAGE / "graders", PACKAGE / "reference"):  # hidden tests and references
         args += ["--tmpfs", str(secret)]
     args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]

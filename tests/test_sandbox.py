@@ -1,6 +1,7 @@
 """The student's process runs with least privilege: what it can see, write and reach."""
 
 import os
+import pathlib
 import socket
 
 import pytest
@@ -11,6 +12,7 @@ from autograder.notebook import extract_definitions
 from autograder.student_process import StudentProcess
 
 ROOT = submissions.ROOT
+OUTSIDE = pathlib.Path("/var/tmp/maml-grader-secret-copy.py")  # e.g. another checkout's graders
 # Things student code must not reach; each probe answers 1.0 if it succeeded.
 ATTEMPTS = {
     "read the instructor notebook": f"open({str(submissions.SOURCE)!r}).read()",
@@ -21,8 +23,16 @@ ATTEMPTS = {
     "write into the repository": f"open({str(ROOT / 'autograder/pwned.py')!r}, 'w').write('x')",
     "edit the grader": f"open({str(ROOT / 'autograder/grade.py')!r}, 'a').write('#')",
     "write to the home directory": "open(os.path.expanduser('~root/pwned'), 'w').write('x')",
+    "read a file elsewhere on the machine": f"open({str(OUTSIDE)!r}).read()",
     "connect to a local server": "socket.create_connection(('127.0.0.1', PORT), timeout=2)",
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def secret_elsewhere():
+    OUTSIDE.write_text("def trusted_adapt(): pass\n")
+    yield
+    OUTSIDE.unlink()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +44,8 @@ def server():
     listener.close()
 
 
-HARMLESS = ["read the instructor notebook", "read the reference data", "connect to a local server"]
+HARMLESS = ["read the instructor notebook", "read the reference data", "connect to a local server",
+            "read a file elsewhere on the machine"]
 
 
 def attempt_results(port, names=tuple(ATTEMPTS)):

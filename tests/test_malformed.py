@@ -1,0 +1,69 @@
+"""Notebooks that are damaged but still notebooks are graded by their content."""
+
+import copy
+
+import pytest
+import submissions
+
+from autograder.grade import grade_notebook
+
+
+def correct():
+    return submissions.submission()
+
+
+def cells_by_id(notebook):
+    return {submissions.grade_id(cell): index for index, cell in enumerate(notebook["cells"])}
+
+
+def stripped(notebook):
+    for cell in notebook["cells"]:
+        cell["metadata"] = {}
+    notebook["metadata"] = {}
+    return notebook
+
+
+def reordered(notebook):
+    """Solution cells moved to the end, in reverse order (a later cell used before it is defined)."""
+    ids = cells_by_id(notebook)
+    moved = [notebook["cells"][ids[name]] for name in reversed(submissions.GRADED_NAMES)]
+    notebook["cells"] = [c for c in notebook["cells"] if c not in moved] + moved
+    return notebook
+
+
+def duplicated_with_a_broken_first_copy(notebook):
+    """An earlier broken copy of `adapt`, then the correct one: the last definition counts."""
+    ids = cells_by_id(notebook)
+    broken = copy.deepcopy(notebook["cells"][ids["adapt"]])
+    broken["source"] = "def adapt(*args, **kwargs):\n    raise RuntimeError('old attempt')\n"
+    notebook["cells"].insert(ids["adapt"], broken)
+    return notebook
+
+
+def huge_outputs(notebook):
+    """Every code cell carries a 2 MB stored output, as after printing in a loop."""
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * 2_000_000}]
+    return notebook
+
+
+@pytest.mark.parametrize("damage", [stripped, reordered, duplicated_with_a_broken_first_copy,
+                                    huge_outputs], ids=lambda f: f.__name__)
+def test_correct_code_in_a_damaged_notebook_earns_full_marks(tmp_path, damage):
+    """Stripped nbgrader metadata, reordered or duplicated cells and huge outputs cost nothing."""
+    path = submissions.write(damage(correct()), tmp_path / "maml.ipynb")
+    result = grade_notebook(path)
+    assert (result.total, result.error) == (20.0, None), result.parts
+
+
+def test_deleted_and_markdown_cells_cost_only_their_parts(tmp_path):
+    """A deleted solution cell and one turned into markdown lose exactly their parts."""
+    notebook = correct()
+    ids = cells_by_id(notebook)
+    notebook["cells"][ids["adapt"]]["cell_type"] = "markdown"
+    notebook["cells"][ids["adapt"]].pop("outputs", None)
+    del notebook["cells"][ids["MLP"]]
+    result = grade_notebook(submissions.write(notebook, tmp_path / "maml.ipynb"))
+    assert {p.name: p.score for p in result.parts if p.score < p.max} == {"adapt": 0, "MLP": 0}
+    assert result.part("adapt").feedback == "`adapt` is not defined in your notebook."
