@@ -65,7 +65,7 @@ def wrap(command, scratch, env):
         args += ["--ro-bind-try", str(path), str(path)]
     for secret in (PACKAGE / "graders", PACKAGE / "reference"):  # hidden tests and references
         args += ["--tmpfs", str(secret)]
-    args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
+    args += ["--bind", str(scratch), str(scratch), "--remount-ro", "/", "--chdir", str(scratch)]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + command

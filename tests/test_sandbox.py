@@ -79,6 +79,7 @@ def test_student_code_cannot_reach_instructor_files_or_the_network(server, tmp_p
     results = attempt_results(server)
     assert not [name for name, succeeded in results.items() if succeeded]
     assert not (ROOT / "autograder" / "pwned.py").exists()
+    assert not pathlib.Path("~root/pwned").expanduser().exists()
     assert (ROOT / "autograder" / "grade.py").read_bytes() == grader_before
 
 
