@@ -8,7 +8,6 @@ Usage (by `autograder.student_process` only):
 """
 
 import json
-import math
 import os
 import sys
 

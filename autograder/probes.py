@@ -25,6 +25,10 @@ def _student(namespace, name):
     return namespace[name]
 
 
+# The grader's substitutes, set by `install`; None until a part that builds on them is checked.
+trusted_adapt = trusted_adaptation_loss = fixture_maml_meta_loss = None
+
+
 def install(source):
     """Defines the grader's own versions of graded names (sent by the parent, never on disk here).
 
