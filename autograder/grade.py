@@ -19,6 +19,8 @@ ASSIGNMENT_PARTS = {
              "batched_meta_loss", "make_meta_train_step"],
 }
 ALL_PARTS = [part for parts in ASSIGNMENT_PARTS.values() for part in parts]
+
+
 @dataclasses.dataclass
 class PartResult:
     name: str
