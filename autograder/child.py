@@ -37,7 +37,7 @@ def _load(statements, namespace):
 
 
 def main():
-    from autograder.sandbox import limit_resources
+    from autograder.sandbox import drop_privileges, limit_resources
 
     limit_resources()  # before any student code; the sandbox has no capability to raise them
     submission_path, request_fd, response_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -53,6 +53,7 @@ def main():
 
     with open(submission_path, encoding="utf-8") as f:
         statements = json.load(f)
+    drop_privileges()
     namespace = {"__name__": "__submission__"}
     send({"ready": True, "load_errors": _load(statements, namespace)})
 

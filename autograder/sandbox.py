@@ -5,8 +5,10 @@ libraries and programs, the Python installation and virtual environment, and the
 imports (`autograder` without its graders and reference data, and `maml_helpers`), all read-only;
 a fresh ``/tmp`` and a writable scratch directory. Nothing else of the filesystem is there (no
 home directories, no course root, no other copy of this repository), there is no network, and it
-has its own PID, IPC and UTS namespaces, a new session and an empty environment. Resource limits
-(CPU seconds, address space, file size) are set by the child itself before any student code runs.
+has its own PID, IPC and UTS namespaces, a new session and an empty environment. It holds no
+capabilities and runs as an unprivileged uid (its own one when the grader runs as root). Resource
+limits (CPU seconds, address space, processes, file size) are set by the child itself before any
+student code runs.
 
 Where bubblewrap is missing or cannot create namespaces, grading still runs, without the
 sandbox, and says so on stderr every time.
@@ -14,6 +16,8 @@ sandbox, and says so on stderr every time.
 
 import functools
 import importlib.util
+import itertools
+import os
 import pathlib
 import resource
 import shutil
@@ -24,6 +28,13 @@ PACKAGE = pathlib.Path(__file__).resolve().parent
 CPU_SECONDS = 600  # per child process; a probe's wall-clock limit is far lower
 ADDRESS_SPACE_BYTES = 16 * 1024 ** 3  # XLA reserves address space generously; RAM use is ~1 GiB
 FILE_BYTES = 64 * 1024 ** 2  # output log and any file the student writes
+# Processes and threads of the sandbox's user; XLA and Jupyter start about 2 threads per core.
+PROCESS_LIMIT = 256 + 8 * (os.cpu_count() or 1)
+# When the grader runs as root, each sandbox runs as its own unprivileged uid (no passwd entry):
+# root ignores RLIMIT_NPROC, and a uid of its own keeps one sandbox's count from another's.
+RUN_AS = "AUTOGRADER_RUN_AS"
+_UID_BASE = 1 << 20
+_uids = itertools.count()
 SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache",
           "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
           "/etc/nsswitch.conf", "/sys/devices/system/cpu"]
@@ -53,28 +64,68 @@ def warn_unsandboxed():
           "apply). Install Debian's 'bubblewrap' package.", file=sys.stderr, flush=True)
 
 
-def wrap(command, scratch, env):
-    """``command`` run inside the sandbox, with ``scratch`` writable and ``env`` only."""
+def _sandbox_uid():
+    return _UID_BASE + ((os.getpid() % (1 << 20)) << 8 | next(_uids) % 256)
+
+
+def _ancestors(paths):
+    """Directories above the bound paths, created world-traversable (bwrap makes them 0700)."""
+    bound = {str(p) for p in paths}
+    above = {str(parent) for p in paths for parent in pathlib.Path(p).parents}
+    return sorted(above - bound - {"/"}, key=lambda d: (d.count("/"), d))
+
+
+def wrap(command, scratch, env, writable=(), readable=()):
+    """``command`` run inside the sandbox with ``env`` only: ``scratch`` (its working directory)
+    and ``writable`` paths writable, ``readable`` ones read-only besides the allowlist."""
     bwrap = bubblewrap()
     if bwrap is None:
         warn_unsandboxed()
         return command
-    args = [bwrap, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
-    for path in _visible():
+    env = dict(env)
+    args = [bwrap, "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
+            "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL"]
+    if os.geteuid() == 0:
+        # No user namespace (it would map to root); the child drops to its own uid itself.
+        uid = _sandbox_uid()
+        for path in (scratch, *writable):
+            os.chown(path, uid, uid)
+            os.chmod(path, 0o711)
+        env[RUN_AS] = str(uid)
+        args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                 "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args += ["--unshare-all"]
+    visible = _visible() + [pathlib.Path(p) for p in readable]
+    rw = [pathlib.Path(p) for p in (scratch, *writable)]
+    for directory in _ancestors(visible + rw):
+        args += ["--perms", "0755", "--dir", directory]
+    for path in visible:
         args += ["--ro-bind-try", str(path), str(path)]
     for secret in (PACKAGE / "graders", PACKAGE / "reference"):  # hidden tests and references
         args += ["--tmpfs", str(secret)]
-    args += ["--bind", str(scratch), str(scratch), "--remount-ro", "/", "--chdir", str(scratch)]
+    for path in rw:
+        args += ["--bind", str(path), str(path)]
+    args += ["--remount-ro", "/", "--chdir", str(scratch)]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + command
 
 
+def drop_privileges():
+    """Becomes the sandbox's own unprivileged uid, with no capabilities, when started as root."""
+    uid = os.environ.pop(RUN_AS, None)
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(int(uid), int(uid), int(uid))
+        os.setresuid(int(uid), int(uid), int(uid))
+
+
 def limit_resources():
-    """Caps CPU time, memory and file sizes; the child calls it before loading student code
+    """Caps CPU time, memory, processes and file sizes; the child calls it before loading student code
     (not a ``preexec_fn``, which is unsafe to fork from a multithreaded parent)."""
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
+    resource.setrlimit(resource.RLIMIT_NPROC, (PROCESS_LIMIT, PROCESS_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

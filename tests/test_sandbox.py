@@ -25,7 +25,25 @@ ATTEMPTS = {
     "write to the home directory": "open(os.path.expanduser('~root/pwned'), 'w').write('x')",
     "read a file elsewhere on the machine": f"open({str(OUTSIDE)!r}).read()",
     "connect to a local server": "socket.create_connection(('127.0.0.1', PORT), timeout=2)",
+    "hold capabilities or root": "assert os.geteuid() == 0 or int(open('/proc/self/status').read()"
+                                 ".split('CapEff:')[1].split()[0], 16)",
+    "create a device node": "os.mknod('/tmp/disk', 0o600 | stat.S_IFBLK, os.makedev(8, 0))",
+    "start more processes than the limit": f"fork_sleepers({sandbox.PROCESS_LIMIT + 50})",
 }
+FORK_SLEEPERS = """
+def fork_sleepers(count):
+    children = []
+    try:
+        for _ in range(count):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(2)
+                os._exit(0)
+            children.append(pid)
+    finally:
+        for pid in children:
+            os.waitpid(pid, 0)
+"""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,6 +64,8 @@ def server():
 
 HARMLESS = ["read the instructor notebook", "read the reference data", "connect to a local server",
             "read a file elsewhere on the machine"]
+if os.geteuid() == 0:  # unsandboxed root keeps its capabilities and ignores RLIMIT_NPROC
+    HARMLESS += ["hold capabilities or root", "start more processes than the limit"]
 
 
 def attempt_results(port, names=tuple(ATTEMPTS)):
@@ -54,9 +74,9 @@ def attempt_results(port, names=tuple(ATTEMPTS)):
         f"    try:\n        {ATTEMPTS[name]}\n        results.append(1.0)\n    except BaseException:\n"
         f"        results.append(0.0)" for name in names)
     code = f'''
-import os, socket
+import os, socket, stat, time
 PORT = {port}
-
+{FORK_SLEEPERS}
 def inner_step_objective(g, alpha):
     results = []
 {body}
