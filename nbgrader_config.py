@@ -1,10 +1,10 @@
 """nbgrader configuration for the MAML course (the repository root is the course root)."""
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern,
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
                                     LimitOutput, SaveAutoGrades)
 
-from autograder.nbgrader_plugin import ApplyOutOfProcessGrades, GradeOutOfProcess
+from autograder.nbgrader_plugin import ApplyOutOfProcessGrades, GradeOutOfProcess, SandboxedExecute
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 
@@ -15,7 +15,7 @@ c.CourseDirectory.solution_directory = "solutions"
 # and its scores replace the test cells' outputs after execution, just before SaveAutoGrades.
 c.Autograde.autograde_preprocessors = [
     GradeOutOfProcess,
-    Execute,
+    SandboxedExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
@@ -26,3 +26,5 @@ c.Autograde.autograde_preprocessors = [
 ]
 # Meta-training runs with the autograding budget; a few minutes is ample for compilation.
 c.Execute.timeout = 300
+# `nbgrader export` marks notebooks that could not be graded distinctly from a real zero.
+c.ExportApp.plugin_class = "autograder.nbgrader_plugin.GradeStatusCsvExport"

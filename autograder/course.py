@@ -18,12 +18,12 @@ ASSIGNMENT = "maml"
 EXAMPLES = ROOT / "examples"
 
 
-def nbgrader(course, *args):
+def nbgrader(course, *args, check=True):
     """Runs ``nbgrader ARGS`` in the course root with this environment's tools first on PATH."""
     env = dict(os.environ, PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     completed = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                                capture_output=True, text=True)
-    if completed.returncode != 0:
+    if check and completed.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{completed.stderr[-4000:]}")
     return completed
 
@@ -46,11 +46,18 @@ def submit(course, student, notebook):
 
 
 def grade_class(course, students):
-    """Release, submit ``{student: notebook path}``, autograde, feedback, export; returns rows."""
+    """Release, submit ``{student: notebook path}``, autograde, feedback, export; returns the
+    export's rows (``status`` says "graded", "could not grade" or "not submitted").
+
+    nbgrader goes on past a notebook it cannot grade and exits 1 at the end; that student's row
+    says "could not grade" and the others are graded as usual.
+    """
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     for student, notebook in students.items():
         submit(course, student, notebook)
-    nbgrader(course, "autograde", ASSIGNMENT, "--force")
+    autograde = nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False)
+    if autograde.returncode not in (0, 1):
+        raise RuntimeError(f"nbgrader autograde failed:\n{autograde.stderr[-4000:]}")
     nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
     nbgrader(course, "export", "--to", "grades.csv")
     with open(pathlib.Path(course) / "grades.csv", newline="") as f:
@@ -74,10 +81,13 @@ def example_students():
 def demo():
     """Grades the bundled examples in this repository's course root and prints the table."""
     students = example_students()
-    rows = grade_class(ROOT, students)
-    parts = list(part_scores(ROOT, next(iter(students))))
+    rows = {row["student_id"]: row for row in grade_class(ROOT, students)}
+    parts = list(part_scores(ROOT, "alice"))
     print(f"{'student':<10}" + "".join(f"{p[:12]:>13}" for p in parts) + f"{'autograded':>12}")
     for student in students:
+        if rows[student]["status"] != "graded":
+            print(f"{student:<10}  {rows[student]['status']} (see nbgrader's log)")
+            continue
         scores = part_scores(ROOT, student)
         print(f"{student:<10}" + "".join(f"{scores[p]:>13g}" for p in parts)
               + f"{sum(scores.values()):>12g}")

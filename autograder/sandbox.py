@@ -37,7 +37,7 @@ _UID_BASE = 1 << 20
 _uids = itertools.count()
 SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache",
           "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
-          "/etc/nsswitch.conf", "/sys/devices/system/cpu"]
+          "/etc/nsswitch.conf", "/etc/fonts", "/sys/devices/system/cpu"]
 
 
 def _visible():

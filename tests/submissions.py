@@ -57,19 +57,54 @@ def write(notebook, path):
 
 
 EXAMPLES_DIR = ROOT / "examples"
-# The bundled example class: a full solution, three realistic bugs, and an untouched release.
+# The bundled example class: a full solution, three realistic bugs, an untouched release, the
+# same three bugs with a kernel that attacks the course, and a notebook cut off mid-file.
 EXAMPLE_BUGS = {"bob": ["mlp_relu_on_output", "adapt_gradient_computed_once", "batched_sum_over_tasks"]}
+# Runs at the top level of a cell, so only in nbgrader's kernel, whose working directory is
+# autograded/mallory/maml: the course root is three levels up.
+KERNEL_ATTACKS = """
+
+import os as _os, sqlite3 as _sqlite3
+_course = _os.path.abspath(_os.path.join("..", "..", ".."))
 
 
-def example_notebooks():
-    """``{student: notebook}`` for the bundled examples (alice, bob, carol)."""
+def _attempt(what, action):
+    try:
+        action()
+        print(f"attack: {what}: succeeded")
+    except Exception as error:
+        print(f"attack: {what}: blocked ({type(error).__name__})")
+
+
+def _raise_every_grade():
+    with _sqlite3.connect(_os.path.join(_course, "gradebook.db")) as db:
+        db.execute("UPDATE grade SET manual_score = 100")
+
+
+_attempt("read the instructor notebook",
+         lambda: open(_os.path.join(_course, "source", "maml", "maml.ipynb")).read())
+_attempt("read the solutions", lambda: open(_os.path.join(_course, "solutions", "maml", "maml.ipynb")).read())
+_attempt("write the gradebook", _raise_every_grade)
+_attempt("write into the course", lambda: open(_os.path.join(_course, "pwned.txt"), "w").write("x"))
+"""
+ATTACK_NAMES = ["read the instructor notebook", "read the solutions", "write the gradebook",
+                "write into the course"]
+
+
+def example_files():
+    """``{student: file text}`` for the bundled examples in ``examples/``."""
     from bank import WRONG
 
     by_name = {variant.name: variant for variant in WRONG}
     bob = {}
     for bug in EXAMPLE_BUGS["bob"]:
         bob.update(by_name[bug].cells)
-    return {"alice": submission(), "bob": submission(bob), "carol": load(RELEASE)}
+    mallory = {**bob, "adapt": bob["adapt"] + KERNEL_ATTACKS}
+    notebooks = {"alice": submission(), "bob": submission(bob), "carol": load(RELEASE),
+                 "mallory": submission(mallory)}
+    files = {student: json.dumps(notebook, indent=1) for student, notebook in notebooks.items()}
+    files["trent"] = files["bob"][:len(files["bob"]) // 2]  # an upload cut off halfway
+    return files
 
 
 def main():
@@ -78,8 +113,8 @@ def main():
     parser = argparse.ArgumentParser(description="Regenerate examples/ from the release and the bank.")
     parser.add_argument("--update-goldens", action="store_true", required=True)
     parser.parse_args()
-    for student, notebook in example_notebooks().items():
-        write(notebook, EXAMPLES_DIR / f"{student}.ipynb")
+    for student, text in example_files().items():
+        (EXAMPLES_DIR / f"{student}.ipynb").write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

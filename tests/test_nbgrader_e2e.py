@@ -1,4 +1,14 @@
-"""nbgrader end to end: generate, submit three students, autograde, feedback, export."""
+"""nbgrader end to end on the bundled class: generate, submit, autograde, feedback, export.
+
+alice is correct, bob has three bugs, carol submitted the blank release, mallory has bob's bugs
+and a kernel that attacks the course, trent's upload was cut off halfway.
+"""
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
 
 import pytest
 import submissions
@@ -6,51 +16,121 @@ import submissions
 from autograder import course
 from autograder.grade import grade_notebook
 
+GRADERS = pathlib.Path(course.ROOT / "autograder" / "graders")
+BOB = {"inner_step_objective": 2, "MLP": 1.5, "square_error_loss": 2, "adapt": 0.5,
+       "adaptation_loss": 3, "batched_meta_loss": 0.5, "make_meta_train_step": 3}
 # Bob's three bugs cost exactly these checks (points declared in autograder/graders/).
 EXPECTED = {
     "alice": {"inner_step_objective": 2, "MLP": 3, "square_error_loss": 2, "adapt": 4,
               "adaptation_loss": 3, "batched_meta_loss": 3, "make_meta_train_step": 3},
-    "bob": {"inner_step_objective": 2, "MLP": 1.5, "square_error_loss": 2, "adapt": 0.5,
-            "adaptation_loss": 3, "batched_meta_loss": 0.5, "make_meta_train_step": 3},
+    "bob": BOB,
     "carol": {name: 0 for name in submissions.GRADED_NAMES},
+    "mallory": BOB,  # the attacks earn nothing
 }
+UNGRADABLE = ["trent"]
 
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     root = course.copy_course(tmp_path_factory.mktemp("course"))
     rows = course.grade_class(root, course.example_students())
-    return root, rows
+    return root, {row["student_id"]: row for row in rows}
+
+
+def leaked_grader_lines(text):
+    """Lines of the hidden graders' source (25+ characters, not also in the released notebook)
+    that appear in ``text``."""
+    public = submissions.RELEASE.read_text(encoding="utf-8")
+    lines = {line.strip() for path in GRADERS.glob("*.py")
+             for line in path.read_text(encoding="utf-8").splitlines()}
+    return sorted(line for line in lines
+                  if len(line) >= 25 and line not in public and line in text)
+
+
+def attack_outputs(root):
+    notebook = json.loads((root / "autograded" / "mallory" / "maml" / "maml.ipynb").read_text())
+    return "".join(
+        "".join(output.get("text", "")) for cell in notebook["cells"]
+        for output in cell.get("outputs", []) if output.get("output_type") == "stream")
 
 
 def test_bundled_examples_are_current():
     """examples/ is the current release answered as tests/submissions.py says."""
-    for student, notebook in submissions.example_notebooks().items():
-        assert submissions.load(course.EXAMPLES / f"{student}.ipynb") == notebook, (
+    for student, text in submissions.example_files().items():
+        assert (course.EXAMPLES / f"{student}.ipynb").read_text(encoding="utf-8") == text, (
             "examples/ is stale: run `python tests/submissions.py --update-goldens`")
 
 
 def test_gradebook_scores_are_exactly_as_expected(graded_class):
-    """Each student's autograded points per part are exactly the expected ones."""
+    """Each graded student's autograded points per part are exactly the expected ones."""
     root, _ = graded_class
     for student, expected in EXPECTED.items():
         assert course.part_scores(root, student) == expected, student
 
 
 def test_gradebook_equals_the_command_line_grader(graded_class):
-    """nbgrader's points equal `python -m autograder` on the same submitted notebook."""
+    """nbgrader's points equal `python -m autograder` on the same notebook; a notebook the CLI
+    cannot read is one nbgrader could not grade."""
     root, _ = graded_class
     for student, notebook in course.example_students().items():
-        cli = {p.name: p.score for p in grade_notebook(notebook).parts}
-        assert course.part_scores(root, student) == cli, student
+        result = grade_notebook(notebook)
+        if student in UNGRADABLE:
+            assert result.error is not None
+        else:
+            assert course.part_scores(root, student) == {p.name: p.score for p in result.parts}
 
 
-def test_export_and_feedback(graded_class):
-    """The CSV export has every student's total, and each gets an HTML feedback file."""
-    root, rows = graded_class
-    scores = {row["student_id"]: float(row["raw_score"]) for row in rows}
-    assert scores == {s: float(sum(parts.values())) for s, parts in EXPECTED.items()}
+def test_export_marks_could_not_grade_distinctly_from_zero(graded_class):
+    """Graded students have their totals (carol a real 0); trent says "could not grade" with
+    no score, and nbgrader went on with everyone after him."""
+    _, rows = graded_class
+    for student, parts in EXPECTED.items():
+        assert rows[student]["status"] == "graded"
+        assert float(rows[student]["raw_score"]) == float(sum(parts.values())), student
+    for student in UNGRADABLE:
+        assert rows[student]["status"] == "could not grade"
+        assert rows[student]["raw_score"] == rows[student]["score"] == ""
+
+
+def test_feedback_has_scores_and_reveals_no_hidden_grader(graded_class):
+    """Every graded student's feedback HTML has the grader's scores and messages, no solution,
+    no grader traceback and no line of the hidden graders' source."""
+    root, _ = graded_class
     for student in EXPECTED:
         html = (root / "feedback" / student / "maml" / "maml.html").read_text(encoding="utf-8")
         assert "Grader:" in html
-        assert "BEGIN SOLUTION" not in html and "grading_case" not in html
+        for secret in ("BEGIN SOLUTION", "autograder/graders", "autograder/framework",
+                       "grading_case", "substitutes"):
+            assert secret not in html, (student, secret)
+        assert not leaked_grader_lines(html), student
+
+
+def test_the_leak_check_finds_grader_source():
+    """The line check above does fire on HTML that quotes a hidden grader."""
+    line = next(line.strip() for line in (GRADERS / "test_adapt.py").read_text().splitlines()
+                if len(line.strip()) >= 25)
+    assert leaked_grader_lines(f"<pre>{line}</pre>") == [line]
+
+
+def test_the_kernel_cannot_reach_the_course(graded_class):
+    """mallory's kernel ran under nbgrader, and each attack on the course was blocked."""
+    root, _ = graded_class
+    outputs = attack_outputs(root)
+    for attack in submissions.ATTACK_NAMES:
+        assert f"attack: {attack}: blocked" in outputs
+    assert "succeeded" not in outputs
+    assert not (root / "pwned.txt").exists()
+
+
+def test_the_attacks_succeed_outside_the_sandbox(graded_class, tmp_path):
+    """Control: the same code run unsandboxed from mallory's folder in a copy of the course
+    reaches everything, so the test above can fail."""
+    root, _ = graded_class
+    copy = shutil.copytree(root, tmp_path / "course")
+    (copy / "solutions" / "maml").mkdir(parents=True)
+    (copy / "solutions" / "maml" / "maml.ipynb").write_text("{}")
+    ran = subprocess.run([sys.executable, "-c", submissions.KERNEL_ATTACKS],
+                         cwd=copy / "autograded" / "mallory" / "maml", capture_output=True,
+                         text=True, check=True)
+    for attack in submissions.ATTACK_NAMES:
+        assert f"attack: {attack}: succeeded" in ran.stdout
