@@ -117,3 +117,69 @@ class Momentum:
 NESTED_TREE = [[["params", "dense", "bias"], [2]], [["params", "dense", "kernel"], [2, 3]],
                [["scale"], []]]
 FLAT_TREE = [[["w"], [3]], [["b"], [1]]]
+
+
+# ----- Reptile and implicit MAML -----
+
+def reptile_update(problem, v, tasks, inner_lr, inner_steps, outer_lr):
+    """``v + outer_lr * mean_i(adapt(v, z_i) - v)`` for the flattened tasks ``z_i``."""
+    adapted = [problem.adapt(v, z, inner_lr, inner_steps) for z in tasks]
+    return v + outer_lr * np.mean([phi - v for phi in adapted], axis=0)
+
+
+def conjugate_gradient(matvec, b, steps):
+    """``steps`` iterations of conjugate gradient on ``matvec(x) = b`` from ``x = 0``."""
+    x = np.zeros_like(b)
+    r = b.copy()
+    p = r.copy()
+    for _ in range(steps):
+        rr = r @ r
+        if rr == 0.0:
+            break
+        Ap = matvec(p)
+        step = rr / (p @ Ap)
+        x = x + step * p
+        r = r - step * Ap
+        p = r + (r @ r) / rr * p
+    return x
+
+
+@dataclasses.dataclass
+class CoshLoss:
+    """``L(v; z) = sum_j a_j cosh(v_j) - v^T B z``: a loss whose Hessian ``diag(a cosh(v))``
+    depends on where it is taken (the quadratic's is constant)."""
+
+    tree: list
+    a: np.ndarray
+    B: np.ndarray
+
+    @classmethod
+    def random(cls, seed, tree, data_size):
+        rng = np.random.default_rng(seed)
+        n = sum(math.prod(shape) for _, shape in tree)
+        return cls(tree, as_float32(rng.uniform(0.5, 2.0, n)),
+                   as_float32(rng.normal(size=(n, data_size)) / math.sqrt(data_size)))
+
+    @property
+    def size(self):
+        return self.a.shape[0]
+
+    def spec(self):
+        return {"tree": self.tree, "cosh": self.a.tolist(), "B": self.B.tolist()}
+
+    def grad(self, v, z):
+        return self.a * np.sinh(v) - self.B @ z
+
+    def hessian(self, v):
+        return np.diag(self.a * np.cosh(v))
+
+
+def imaml_meta_gradient(problem, v, z_train, z_test, lam, inner_lr, inner_steps, cg_steps):
+    """The implicit meta-gradient: proximal gradient descent from ``v``, then CG on
+    ``(I + H(phi)/lam) x = grad L_test(phi)``; ``problem`` is a `Quadratic` or a `CoshLoss`."""
+    phi = v.copy()
+    for _ in range(inner_steps):
+        phi = phi - inner_lr * (problem.grad(phi, z_train) + lam * (phi - v))
+    hessian = problem.hessian(phi) if hasattr(problem, "hessian") else problem.A
+    system = np.eye(problem.size) + hessian / lam
+    return conjugate_gradient(lambda x: system @ x, problem.grad(phi, z_test), cg_steps)

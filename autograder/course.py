@@ -37,24 +37,25 @@ def copy_course(destination):
     return destination
 
 
-def submit(course, student, notebook):
-    """Places ``notebook`` where `nbgrader collect` would: submitted/STUDENT/maml/maml.ipynb."""
-    target = pathlib.Path(course) / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(notebook, target)
+def submit(course, student, folder):
+    """Places the notebooks in ``folder`` where `nbgrader collect` would: submitted/STUDENT/maml/."""
+    target = pathlib.Path(course) / "submitted" / student / ASSIGNMENT
+    target.mkdir(parents=True, exist_ok=True)
+    for notebook in sorted(pathlib.Path(folder).glob("*.ipynb")):
+        shutil.copy(notebook, target / notebook.name)
     return target
 
 
 def grade_class(course, students):
-    """Release, submit ``{student: notebook path}``, autograde, feedback, export; returns the
+    """Release, submit ``{student: folder of notebooks}``, autograde, feedback, export; returns the
     export's rows (``status`` says "graded", "could not grade" or "not submitted").
 
     nbgrader goes on past a notebook it cannot grade and exits 1 at the end; that student's row
     says "could not grade" and the others are graded as usual.
     """
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    for student, notebook in students.items():
-        submit(course, student, notebook)
+    for student, folder in students.items():
+        submit(course, student, folder)
     autograde = nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False)
     if autograde.returncode not in (0, 1):
         raise RuntimeError(f"nbgrader autograde failed:\n{autograde.stderr[-4000:]}")
@@ -64,18 +65,22 @@ def grade_class(course, students):
         return list(csv.DictReader(f))
 
 
-def part_scores(course, student):
-    """The autograded score of each test cell in the gradebook: ``{part: score}``."""
-    from nbgrader.api import Gradebook
+def part_scores(course, student, notebook=ASSIGNMENT):
+    """The autograded score of each test cell of ``notebook`` in the gradebook: ``{part: score}``."""
+    from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(f"sqlite:///{pathlib.Path(course) / 'gradebook.db'}") as gradebook:
-        submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        try:
+            submission = gradebook.find_submission_notebook(notebook, ASSIGNMENT, student)
+        except MissingEntry:
+            return {}
         return {grade.name.removeprefix("test_"): grade.auto_score
                 for grade in submission.grades if grade.name.startswith("test_")}
 
 
 def example_students():
-    return {path.stem: path for path in sorted(EXAMPLES.glob("*.ipynb"))}
+    """``{student: folder}`` for the bundled example class (examples/STUDENT/NOTEBOOK.ipynb)."""
+    return {path.name: path for path in sorted(EXAMPLES.iterdir()) if path.is_dir()}
 
 
 def demo():
@@ -83,14 +88,15 @@ def demo():
     students = example_students()
     rows = {row["student_id"]: row for row in grade_class(ROOT, students)}
     parts = list(part_scores(ROOT, "alice"))
-    print(f"{'student':<10}" + "".join(f"{p[:12]:>13}" for p in parts) + f"{'autograded':>12}")
+    print(f"{'student':<10}" + "".join(f"{p[:12]:>13}" for p in parts) + f"{'part 1':>8}{'part 2':>8}")
     for student in students:
         if rows[student]["status"] != "graded":
             print(f"{student:<10}  {rows[student]['status']} (see nbgrader's log)")
             continue
         scores = part_scores(ROOT, student)
+        second = part_scores(ROOT, student, "beyond_maml")
         print(f"{student:<10}" + "".join(f"{scores[p]:>13g}" for p in parts)
-              + f"{sum(scores.values()):>12g}")
+              + f"{sum(scores.values()):>8g}" + (f"{sum(second.values()):>8g}" if second else f"{'-':>8}"))
     print(f"\nnbgrader export: {ROOT / 'grades.csv'} ({len(rows)} rows); "
           f"feedback: {ROOT / 'feedback'}; written answers await manual grading "
           "(nbgrader formgrader).")

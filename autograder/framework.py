@@ -17,7 +17,7 @@ from autograder.student_process import StudentError, StudentTimeout
 # gets those versions (graders/substitutes.py) only when the first of these runs.
 NEEDS_SUBSTITUTES = {"adaptation_loss_quadratic", "adaptation_loss_reference",
                      "batched_meta_loss_quadratic", "batched_meta_loss_reference",
-                     "meta_train_step_reference"}
+                     "meta_train_step_reference", "reptile_update_quadratic", "reptile_reference"}
 SUBSTITUTES = pathlib.Path(__file__).parent / "graders" / "substitutes.py"
 
 

@@ -17,6 +17,7 @@ GRADERS = pathlib.Path(__file__).parent / "graders"
 ASSIGNMENT_PARTS = {
     "maml": ["inner_step_objective", "MLP", "square_error_loss", "adapt", "adaptation_loss",
              "batched_meta_loss", "make_meta_train_step"],
+    "beyond_maml": ["reptile_update", "imaml_meta_gradient"],
 }
 ALL_PARTS = [part for parts in ASSIGNMENT_PARTS.values() for part in parts]
 

@@ -143,8 +143,9 @@ class SandboxedExecute(Execute):
 
 class GradeStatusCsvExport(CsvExportPlugin):
     """nbgrader's CSV export with a ``status`` column: ``graded``, ``not submitted`` (score 0, as
-    nbgrader counts it) or ``could not grade`` (submitted, but autograding failed: the scores are
-    left empty, never a zero that looks real)."""
+    nbgrader counts it) or ``could not grade`` (a submitted notebook has no autograded version:
+    autograding failed, so the scores are left empty, never a zero that looks real). A notebook
+    of the assignment that was not submitted at all counts 0, as in nbgrader."""
 
     COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
                "email", "raw_score", "late_submission_penalty", "score", "max_score", "status"]
@@ -155,10 +156,12 @@ class GradeStatusCsvExport(CsvExportPlugin):
         except MissingEntry:
             return None, "not submitted"
         coursedir = self.parent.coursedir
-        folder = coursedir.format_path(coursedir.autograded_directory, student.id, assignment.name)
-        graded = os.path.isdir(folder) and all(
-            os.path.isfile(os.path.join(folder, f"{notebook.name}.ipynb"))
-            for notebook in assignment.notebooks)
+        submitted, autograded = (
+            coursedir.format_path(directory, student.id, assignment.name)
+            for directory in (coursedir.submitted_directory, coursedir.autograded_directory))
+        graded = all(os.path.isfile(os.path.join(autograded, f"{notebook.name}.ipynb"))
+                     for notebook in assignment.notebooks
+                     if os.path.isfile(os.path.join(submitted, f"{notebook.name}.ipynb")))
         return submission, "graded" if graded else "could not grade"
 
     def export(self, gradebook):

@@ -324,3 +324,75 @@ def meta_train_step_reference(namespace, layers, batches, alpha, lr):
     params, losses = _run_steps(namespace, fixture_maml_meta_loss(alpha), optax.adam(lr),
                                 _layers(layers), batches, jit=True)
     return {"losses": losses, "params": _flat(params)}
+
+
+# ----- reptile_update and imaml_meta_gradient (the second notebook) -----
+
+def cosh_loss(problem):
+    """``loss(p, x, y) = sum_j a_j cosh(v_j) - v^T B z``: its Hessian depends on where it is taken."""
+    a, B, tree_spec = _f32(problem["cosh"]), _f32(problem["B"]), problem["tree"]
+
+    def loss(params, x, y):
+        v = flatten_like(params, tree_spec)
+        z = jnp.concatenate([jnp.ravel(x), jnp.ravel(y)])
+        return jnp.sum(a * jnp.cosh(v)) - v @ (B @ z)
+
+    return loss
+
+
+def _toy_loss(problem):
+    return cosh_loss(problem) if "cosh" in problem else quadratic_loss(problem)
+
+
+def _reptile(namespace, loss, inner_lr, inner_steps, outer_lr):
+    update = _student(namespace, "reptile_update")
+    return jax.jit(lambda params, X, Y: update(loss, params, X, Y, inner_lr, inner_steps, outer_lr))
+
+
+def reptile_update_quadratic(namespace, problem, v0, X, Y, inner_lr, inner_steps, outer_lr):
+    with _trusted(namespace, adapt=trusted_adapt):
+        run = _reptile(namespace, quadratic_loss(problem), inner_lr, inner_steps, outer_lr)
+        return flatten_like(run(build_tree(problem["tree"], v0), _f32(X), _f32(Y)), problem["tree"])
+
+
+def reptile_reference(namespace, layers, batches, inner_lr, inner_steps, outer_lr):
+    """Reptile updates on stored batches (support and query points together); the pooled loss
+    before each update and the final parameters."""
+    with _trusted(namespace, adapt=trusted_adapt):
+        run = _reptile(namespace, fixture_mse, inner_lr, inner_steps, outer_lr)
+        params, losses = _layers(layers), []
+        for x_train, y_train, x_test, y_test in batches:
+            X = jnp.concatenate([_f32(x_train), _f32(x_test)], axis=1)
+            Y = jnp.concatenate([_f32(y_train), _f32(y_test)], axis=1)
+            losses.append(jnp.mean(jax.vmap(fixture_mse, in_axes=(None, 0, 0))(params, X, Y)))
+            params = run(params, X, Y)
+        return {"losses": losses, "params": _flat(params)}
+
+
+def _imaml(namespace, loss, lam, inner_lr, inner_steps, cg_steps):
+    gradient = _student(namespace, "imaml_meta_gradient")
+    return lambda params, *task: gradient(loss, params, *task, lam, inner_lr, inner_steps, cg_steps)
+
+
+def imaml_meta_gradient_toy(namespace, problem, v0, task, lam, inner_lr, inner_steps, cg_steps):
+    run = jax.jit(_imaml(namespace, _toy_loss(problem), lam, inner_lr, inner_steps, cg_steps))
+    return flatten_like(run(build_tree(problem["tree"], v0), *map(_f32, task)), problem["tree"])
+
+
+def imaml_reference(namespace, layers, batches, lam, inner_lr, inner_steps, cg_steps, lr):
+    """SGD on the mean implicit meta-gradient over each stored meta-batch (vmapped over tasks);
+    the mean query loss before each update and the final parameters."""
+    one_task = _imaml(namespace, fixture_mse, lam, inner_lr, inner_steps, cg_steps)
+
+    @jax.jit
+    def step(params, batch):
+        grads = jax.vmap(one_task, in_axes=(None, 0, 0, 0, 0))(params, *batch)
+        mean = jax.tree_util.tree_map(lambda g: jnp.mean(g, axis=0), grads)
+        return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, mean)
+
+    params, losses = _layers(layers), []
+    for batch in batches:
+        batch = tuple(_f32(a) for a in batch)
+        losses.append(jnp.mean(jax.vmap(fixture_mse, in_axes=(None, 0, 0))(params, batch[2], batch[3])))
+        params = step(params, batch)
+    return {"losses": losses, "params": _flat(params)}

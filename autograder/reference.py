@@ -2,7 +2,7 @@
 
 Inputs (a fixed initialisation and fixed meta-batches) are made here from `MAMLConfig.seed` with
 NumPy; the expected outputs are stored in ``reference/sinusoid.json``. Regenerate them from the
-instructor notebook's solutions with::
+instructor notebooks' solutions with::
 
     python -m autograder.reference --update-goldens
 
@@ -23,7 +23,8 @@ from autograder.closed_forms import as_float32
 from autograder.framework import assert_trees_all_close
 
 GOLDEN = pathlib.Path(__file__).parent / "reference" / "sinusoid.json"
-SOURCE_NOTEBOOK = pathlib.Path(__file__).parents[1] / "source" / "maml" / "maml.ipynb"
+SOURCE_NOTEBOOKS = [pathlib.Path(__file__).parents[1] / "source" / "maml" / f"{name}.ipynb"
+                    for name in ("maml", "beyond_maml")]
 CONFIG = MAMLConfig()
 TRAJECTORY_STEPS = 10
 # float32 runs of the same maths in a different order (vmap or loop, sum order) agree to about
@@ -76,14 +77,14 @@ def check(name, got):
     assert_trees_all_close(got, _golden()[name], RTOL, ATOL, what=name)
 
 
-def update_goldens(notebook=SOURCE_NOTEBOOK):
-    """Grades the instructor notebook with recording on, then writes the golden file."""
+def update_goldens(notebooks=SOURCE_NOTEBOOKS):
+    """Grades the instructor notebooks with recording on, then writes the golden file."""
     global _recorded
     from autograder.grade import grade_notebook
 
     _recorded = {}
     try:
-        result = grade_notebook(notebook)
+        result = [grade_notebook(notebook) for notebook in notebooks]
         values = dict(sorted(_recorded.items()))
     finally:
         _recorded = None
@@ -96,7 +97,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder.reference", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--update-goldens", action="store_true", required=True,
-                        help="rewrite reference/sinusoid.json from the instructor notebook")
+                        help="rewrite reference/sinusoid.json from the instructor notebooks")
     parser.parse_args(argv)
     from autograder import reference  # this file runs as __main__; record in the real module
 

@@ -25,6 +25,8 @@ import subprocess
 import sys
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
+# Hidden from student code: the graders, the reference data and the instructor's implementations.
+SECRETS = [PACKAGE / "graders", PACKAGE / "reference", PACKAGE / "experiments"]
 CPU_SECONDS = 600  # per child process; a probe's wall-clock limit is far lower
 ADDRESS_SPACE_BYTES = 16 * 1024 ** 3  # XLA reserves address space generously; RAM use is ~1 GiB
 FILE_BYTES = 64 * 1024 ** 2  # output log and any file the student writes
@@ -102,7 +104,7 @@ def wrap(command, scratch, env, writable=(), readable=()):
         args += ["--perms", "0755", "--dir", directory]
     for path in visible:
         args += ["--ro-bind-try", str(path), str(path)]
-    for secret in (PACKAGE / "graders", PACKAGE / "reference"):  # hidden tests and references
+    for secret in SECRETS:
         args += ["--tmpfs", str(secret)]
     for path in rw:
         args += ["--bind", str(path), str(path)]

@@ -1,8 +1,8 @@
-"""Times `python -m autograder` on the bundled examples and the solution notebook's full run.
+"""Times `python -m autograder` on the bundled examples and the solution notebooks' full runs.
 
 Usage: python benchmarks/grading_time.py [--repeats N] [--skip-notebook] [--compare]
 Prints one line per measurement: median and range of wall-clock seconds over the repeats.
-With --compare it also grades examples/alice.ipynb in this process with and without the child's
+With --compare it also grades examples/alice/maml.ipynb in this process with and without the child's
 XLA_FLAGS, and with and without the bubblewrap sandbox, alternating, and prints the ratios of the
 medians (the design choices in autograder/student_process.py and autograder/sandbox.py).
 """
@@ -40,7 +40,7 @@ def compare(repeats, label, setups):
         for name, setup in setups.items():
             restore = setup()
             start = time.perf_counter()
-            assert grade_notebook(ROOT / "examples" / "alice.ipynb").total == 20
+            assert grade_notebook(ROOT / "examples" / "alice" / "maml.ipynb").total == 20
             samples[name].append(time.perf_counter() - start)
             restore()
     for name, values in samples.items():
@@ -74,19 +74,19 @@ def main():
     parser.add_argument("--compare", action="store_true")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    for example in sorted((ROOT / "examples").glob("*.ipynb")):
+    for example in sorted((ROOT / "examples").glob("*/*.ipynb")):
         samples = [wall_seconds([sys.executable, "-m", "autograder", str(example), "--json"])
                    for _ in range(args.repeats)]
-        report(f"python -m autograder examples/{example.name}", samples)
+        report(f"python -m autograder {example.relative_to(ROOT)}", samples)
     if args.compare:
         compare_choices(args.repeats)
-    if not args.skip_notebook:
+    for name in [] if args.skip_notebook else ["maml", "beyond_maml"]:
         with tempfile.TemporaryDirectory() as scratch:
-            out = pathlib.Path(scratch) / "maml.ipynb"
+            out = pathlib.Path(scratch) / f"{name}.ipynb"
             command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                        "--ExecutePreprocessor.timeout=600", f"--output={out}",
-                       str(ROOT / "source" / "maml" / "maml.ipynb")]
-            report("solution notebook, full budget (nbconvert --execute)",
+                       str(ROOT / "source" / "maml" / f"{name}.ipynb")]
+            report(f"solution notebook {name}, full budget (nbconvert)",
                    [wall_seconds(command, cwd=ROOT / "source" / "maml")])
 
 

@@ -8,10 +8,15 @@ class Variant:
     name: str
     cells: dict  # grade_id -> cell source
     part: str | None = None  # for wrong code: the part that must lose points
+    notebook: str = "maml"  # the assignment notebook the cells belong to
 
 
-def wrong(name, part, code):
-    return Variant(name, {part: code}, part)
+def wrong(name, part, code, notebook="maml"):
+    return Variant(name, {part: code}, part, notebook)
+
+
+def beyond(name, part, code):
+    return wrong(name, part, code, notebook="beyond_maml")
 
 
 WRONG = [
@@ -326,3 +331,125 @@ def batched_meta_loss(loss, alpha, steps=1, first_order=False):
     return lambda *args: 0.0
 '''),
 ]
+
+# ----- the second notebook: reptile_update and imaml_meta_gradient -----
+
+REPTILE_HEAD = "def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):\n"
+IMAML_HEAD = ("def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, "
+              "inner_lr, inner_steps, cg_steps):\n")
+# The proximal inner loop, the test gradient and a CG solve, with the piece each variant changes.
+IMAML_TEMPLATE = IMAML_HEAD + """    tree_map = jax.tree_util.tree_map
+
+    def proximal(phi):
+        distance = sum(jnp.sum((a - b) ** 2) for a, b in zip(jax.tree_util.tree_leaves(phi),
+                                                             jax.tree_util.tree_leaves(params)))
+        return loss(phi, x_train, y_train) + PROX * distance
+
+    phi = params
+    for _ in range(inner_steps):
+        phi = tree_map(lambda p, g: p - inner_lr * g, phi, jax.grad(proximal)(phi))
+    phi = jax.lax.stop_gradient(phi)
+    test_gradient = jax.grad(loss)(phi, x_test, y_test)
+
+    def matvec(v):
+        hessian_v = jax.jvp(lambda p: jax.grad(loss)(p, x_train, y_train), (AT,), (v,))[1]
+        return tree_map(lambda a, b: SYSTEM, v, hessian_v)
+
+    solution, _ = jax.scipy.sparse.linalg.cg(matvec, test_gradient, x0=START, tol=0.0, maxiter=cg_steps)
+    return RESULT
+"""
+CORRECT_IMAML = dict(PROX="lam / 2", AT="phi", SYSTEM="a + b / lam", START="None", RESULT="solution")
+
+
+def imaml(name, **change):
+    pieces = {**CORRECT_IMAML, **change}
+    code = IMAML_TEMPLATE
+    for key, value in pieces.items():
+        code = code.replace(key, value)
+    return beyond(name, "imaml_meta_gradient", code)
+
+
+BEYOND_WRONG = [
+    beyond("reptile_moves_away", "reptile_update", REPTILE_HEAD + """
+    adapted = jax.vmap(lambda x, y: adapt(loss, params, x, y, inner_lr, inner_steps))(X, Y)
+    return jax.tree_util.tree_map(lambda p, phi: p - outer_lr * (jnp.mean(phi, 0) - p), params, adapted)
+"""),
+    beyond("reptile_first_task_only", "reptile_update", REPTILE_HEAD + """
+    phi = adapt(loss, params, X[0], Y[0], inner_lr, inner_steps)
+    return jax.tree_util.tree_map(lambda p, q: p + outer_lr * (q - p), params, phi)
+"""),
+    beyond("reptile_ignores_outer_lr", "reptile_update", REPTILE_HEAD + """
+    adapted = jax.vmap(lambda x, y: adapt(loss, params, x, y, inner_lr, inner_steps))(X, Y)
+    return jax.tree_util.tree_map(lambda phi: jnp.mean(phi, 0), adapted)
+"""),
+    beyond("reptile_sums_over_tasks", "reptile_update", REPTILE_HEAD + """
+    adapted = jax.vmap(lambda x, y: adapt(loss, params, x, y, inner_lr, inner_steps))(X, Y)
+    return jax.tree_util.tree_map(lambda p, phi: p + outer_lr * jnp.sum(phi - p, 0), params, adapted)
+"""),
+    imaml("imaml_lam_times_hessian", SYSTEM="a + lam * b"),
+    imaml("imaml_no_proximal_term", PROX="0.0"),
+    imaml("imaml_no_solve", RESULT="test_gradient"),
+    imaml("imaml_hessian_at_params", AT="params"),
+    imaml("imaml_cg_starts_at_the_gradient", START="test_gradient"),
+    beyond("imaml_differentiates_through_inner_loop", "imaml_meta_gradient", IMAML_HEAD + """
+    def adapted(theta):
+        phi = theta
+        for _ in range(inner_steps):
+            g = jax.grad(lambda p: loss(p, x_train, y_train) + lam / 2 * sum(
+                jnp.sum((a - b) ** 2) for a, b in zip(jax.tree_util.tree_leaves(p),
+                                                      jax.tree_util.tree_leaves(theta))))(phi)
+            phi = jax.tree_util.tree_map(lambda p, q: p - inner_lr * q, phi, g)
+        return phi
+    return jax.grad(lambda theta: loss(adapted(theta), x_test, y_test))(params)
+"""),
+    beyond("imaml_dense_hessian_exact_solve", "imaml_meta_gradient", IMAML_HEAD + """
+    from jax.flatten_util import ravel_pytree
+    flat, unravel = ravel_pytree(params)
+    train = lambda v: loss(unravel(v), x_train, y_train)
+    phi = flat
+    for _ in range(inner_steps):
+        phi = phi - inner_lr * (jax.grad(train)(phi) + lam * (phi - flat))
+    phi = jax.lax.stop_gradient(phi)
+    g = jax.grad(lambda v: loss(unravel(v), x_test, y_test))(phi)
+    system = jnp.eye(flat.size) + jax.hessian(train)(phi) / lam
+    return unravel(jnp.linalg.solve(system, g))
+"""),
+]
+
+BEYOND_ALTERNATIVES = [
+    Variant("reptile_python_loop_own_steps", {"reptile_update": REPTILE_HEAD + """
+    total = jax.tree_util.tree_map(jnp.zeros_like, params)
+    for i in range(X.shape[0]):
+        phi = params
+        for _ in range(inner_steps):
+            g = jax.grad(loss)(phi, X[i], Y[i])
+            phi = jax.tree_util.tree_map(lambda p, d: p - inner_lr * d, phi, g)
+        total = jax.tree_util.tree_map(lambda t, p, q: t + (q - p), total, params, phi)
+    return jax.tree_util.tree_map(lambda p, t: p + outer_lr * t / X.shape[0], params, total)
+"""}, notebook="beyond_maml"),
+    Variant("imaml_hand_written_cg_and_double_grad_hvp", {"imaml_meta_gradient": IMAML_HEAD + """
+    tm, leaves = jax.tree_util.tree_map, jax.tree_util.tree_leaves
+    dot = lambda a, b: sum(jnp.vdot(x, y) for x, y in zip(leaves(a), leaves(b)))
+    phi = params
+    for _ in range(inner_steps):
+        g = jax.grad(loss)(phi, x_train, y_train)
+        phi = tm(lambda p, d, t: p - inner_lr * (d + lam * (p - t)), phi, g, params)
+    phi = jax.lax.stop_gradient(phi)
+    b = jax.grad(loss)(phi, x_test, y_test)
+    def A(v):
+        hv = jax.grad(lambda p: dot(jax.grad(loss)(p, x_train, y_train), v))(phi)
+        return tm(lambda a, h: a + h / lam, v, hv)
+    x = tm(jnp.zeros_like, b)
+    r, p = b, b
+    for _ in range(cg_steps):
+        rr = dot(r, r)
+        Ap = A(p)
+        step = rr / dot(p, Ap)
+        x = tm(lambda a, c: a + step * c, x, p)
+        r = tm(lambda a, c: a - step * c, r, Ap)
+        p = tm(lambda a, c: a + dot(r, r) / rr * c, r, p)
+    return x
+"""}, notebook="beyond_maml"),
+]
+WRONG += BEYOND_WRONG
+ALTERNATIVES += BEYOND_ALTERNATIVES

@@ -13,8 +13,8 @@ def grade_variant(tmp_path_factory):
 
     def grade(variant):
         if variant.name not in cache:
-            path = tmp_path_factory.mktemp(variant.name) / "maml.ipynb"
-            submissions.write(submissions.submission(variant.cells), path)
+            path = tmp_path_factory.mktemp(variant.name) / f"{variant.notebook}.ipynb"
+            submissions.write(submissions.submission(variant.cells, notebook=variant.notebook), path)
             cache[variant.name] = grade_notebook(path)
         return cache[variant.name]
 

@@ -5,10 +5,19 @@ import json
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = ["maml", "beyond_maml"]  # the assignment's notebooks, in order
 SOURCE = ROOT / "source" / "maml" / "maml.ipynb"
 RELEASE = ROOT / "release" / "maml" / "maml.ipynb"
 GRADED_NAMES = ["inner_step_objective", "MLP", "square_error_loss", "adapt", "adaptation_loss",
                 "batched_meta_loss", "make_meta_train_step"]
+
+
+def source_path(notebook="maml"):
+    return ROOT / "source" / "maml" / f"{notebook}.ipynb"
+
+
+def release_path(notebook="maml"):
+    return ROOT / "release" / "maml" / f"{notebook}.ipynb"
 
 
 def load(path):
@@ -25,11 +34,15 @@ def grade_id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def solution_sources():
-    """The instructor's solution cells, with the BEGIN/END SOLUTION marker lines removed."""
+def is_solution_code(cell):
+    return cell["cell_type"] == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+
+
+def solution_sources(notebook="maml"):
+    """The instructor's solution code cells, with the BEGIN/END SOLUTION marker lines removed."""
     solutions = {}
-    for cell in load(SOURCE)["cells"]:
-        if grade_id(cell) in GRADED_NAMES:
+    for cell in load(source_path(notebook))["cells"]:
+        if is_solution_code(cell):
             lines = cell_source(cell).splitlines()
             solutions[grade_id(cell)] = "\n".join(
                 line for line in lines if "### BEGIN SOLUTION" not in line
@@ -37,11 +50,11 @@ def solution_sources():
     return solutions
 
 
-def submission(overrides=None, base=None):
-    """The release notebook with every solution cell answered: the instructor's answer, or the
-    code in ``overrides[grade_id]`` (None leaves the release stub)."""
-    notebook = copy.deepcopy(base or load(RELEASE))
-    answers = {**solution_sources(), **(overrides or {})}
+def submission(overrides=None, base=None, notebook="maml"):
+    """The release notebook with every solution code cell answered: the instructor's answer, or
+    the code in ``overrides[grade_id]`` (None leaves the release stub)."""
+    answers = {**solution_sources(notebook), **(overrides or {})}
+    notebook = copy.deepcopy(base or load(release_path(notebook)))
     for cell in notebook["cells"]:
         name = grade_id(cell)
         if name in answers and answers[name] is not None:
@@ -57,8 +70,9 @@ def write(notebook, path):
 
 
 EXAMPLES_DIR = ROOT / "examples"
-# The bundled example class: a full solution, three realistic bugs, an untouched release, the
-# same three bugs with a kernel that attacks the course, and a notebook cut off mid-file.
+# The bundled example class: a full solution of both notebooks, three realistic bugs, an untouched
+# release, the same three bugs with a kernel that attacks the course, and a notebook cut off
+# mid-file.
 EXAMPLE_BUGS = {"bob": ["mlp_relu_on_output", "adapt_gradient_computed_once", "batched_sum_over_tasks"]}
 # Runs at the top level of a cell, so only in nbgrader's kernel, whose working directory is
 # autograded/mallory/maml: the course root is three levels up.
@@ -92,7 +106,7 @@ ATTACK_NAMES = ["read the instructor notebook", "read the solutions", "write the
 
 
 def example_files():
-    """``{student: file text}`` for the bundled examples in ``examples/``."""
+    """``{"student/notebook.ipynb": file text}`` for the bundled examples in ``examples/``."""
     from bank import WRONG
 
     by_name = {variant.name: variant for variant in WRONG}
@@ -100,10 +114,12 @@ def example_files():
     for bug in EXAMPLE_BUGS["bob"]:
         bob.update(by_name[bug].cells)
     mallory = {**bob, "adapt": bob["adapt"] + KERNEL_ATTACKS}
-    notebooks = {"alice": submission(), "bob": submission(bob), "carol": load(RELEASE),
-                 "mallory": submission(mallory)}
-    files = {student: json.dumps(notebook, indent=1) for student, notebook in notebooks.items()}
-    files["trent"] = files["bob"][:len(files["bob"]) // 2]  # an upload cut off halfway
+    notebooks = {"alice/maml": submission(), "alice/beyond_maml": submission(notebook="beyond_maml"),
+                 "bob/maml": submission(bob), "carol/maml": load(RELEASE),
+                 "mallory/maml": submission(mallory)}
+    files = {f"{name}.ipynb": json.dumps(notebook, indent=1) for name, notebook in notebooks.items()}
+    bob_text = files["bob/maml.ipynb"]
+    files["trent/maml.ipynb"] = bob_text[:len(bob_text) // 2]  # an upload cut off halfway
     return files
 
 
@@ -113,8 +129,9 @@ def main():
     parser = argparse.ArgumentParser(description="Regenerate examples/ from the release and the bank.")
     parser.add_argument("--update-goldens", action="store_true", required=True)
     parser.parse_args()
-    for student, text in example_files().items():
-        (EXAMPLES_DIR / f"{student}.ipynb").write_text(text, encoding="utf-8")
+    for name, text in example_files().items():
+        (EXAMPLES_DIR / name).parent.mkdir(parents=True, exist_ok=True)
+        (EXAMPLES_DIR / name).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

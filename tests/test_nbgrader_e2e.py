@@ -1,7 +1,8 @@
 """nbgrader end to end on the bundled class: generate, submit, autograde, feedback, export.
 
-alice is correct, bob has three bugs, carol submitted the blank release, mallory has bob's bugs
-and a kernel that attacks the course, trent's upload was cut off halfway.
+alice solved both notebooks, bob has three bugs, carol submitted the blank release, mallory has
+bob's bugs and a kernel that attacks the course, trent's upload was cut off halfway (all but alice
+submitted only the first notebook).
 """
 
 import json
@@ -27,6 +28,7 @@ EXPECTED = {
     "carol": {name: 0 for name in submissions.GRADED_NAMES},
     "mallory": BOB,  # the attacks earn nothing
 }
+EXPECTED_PART_2 = {"alice": {"reptile_update": 4, "imaml_meta_gradient": 6}}
 UNGRADABLE = ["trent"]
 
 
@@ -40,7 +42,8 @@ def graded_class(tmp_path_factory):
 def leaked_grader_lines(text):
     """Lines of the hidden graders' source (25+ characters, not also in the released notebook)
     that appear in ``text``."""
-    public = submissions.RELEASE.read_text(encoding="utf-8")
+    public = "".join(submissions.release_path(n).read_text(encoding="utf-8")
+                     for n in submissions.NOTEBOOKS)
     lines = {line.strip() for path in GRADERS.glob("*.py")
              for line in path.read_text(encoding="utf-8").splitlines()}
     return sorted(line for line in lines
@@ -56,8 +59,11 @@ def attack_outputs(root):
 
 def test_bundled_examples_are_current():
     """examples/ is the current release answered as tests/submissions.py says."""
-    for student, text in submissions.example_files().items():
-        assert (course.EXAMPLES / f"{student}.ipynb").read_text(encoding="utf-8") == text, (
+    files = submissions.example_files()
+    assert sorted(files) == sorted(str(p.relative_to(course.EXAMPLES))
+                                   for p in course.EXAMPLES.glob("*/*.ipynb"))
+    for name, text in files.items():
+        assert (course.EXAMPLES / name).read_text(encoding="utf-8") == text, (
             "examples/ is stale: run `python tests/submissions.py --update-goldens`")
 
 
@@ -66,18 +72,21 @@ def test_gradebook_scores_are_exactly_as_expected(graded_class):
     root, _ = graded_class
     for student, expected in EXPECTED.items():
         assert course.part_scores(root, student) == expected, student
+        assert course.part_scores(root, student, "beyond_maml") == EXPECTED_PART_2.get(student, {})
 
 
 def test_gradebook_equals_the_command_line_grader(graded_class):
     """nbgrader's points equal `python -m autograder` on the same notebook; a notebook the CLI
     cannot read is one nbgrader could not grade."""
     root, _ = graded_class
-    for student, notebook in course.example_students().items():
-        result = grade_notebook(notebook)
-        if student in UNGRADABLE:
-            assert result.error is not None
-        else:
-            assert course.part_scores(root, student) == {p.name: p.score for p in result.parts}
+    for student, folder in course.example_students().items():
+        for notebook in folder.glob("*.ipynb"):
+            result = grade_notebook(notebook)
+            if student in UNGRADABLE:
+                assert result.error is not None
+            else:
+                assert course.part_scores(root, student, notebook.stem) == {
+                    p.name: p.score for p in result.parts}
 
 
 def test_export_marks_could_not_grade_distinctly_from_zero(graded_class):
@@ -86,7 +95,8 @@ def test_export_marks_could_not_grade_distinctly_from_zero(graded_class):
     _, rows = graded_class
     for student, parts in EXPECTED.items():
         assert rows[student]["status"] == "graded"
-        assert float(rows[student]["raw_score"]) == float(sum(parts.values())), student
+        total = sum(parts.values()) + sum(EXPECTED_PART_2.get(student, {}).values())
+        assert float(rows[student]["raw_score"]) == float(total), student
     for student in UNGRADABLE:
         assert rows[student]["status"] == "could not grade"
         assert rows[student]["raw_score"] == rows[student]["score"] == ""
@@ -96,13 +106,15 @@ def test_feedback_has_scores_and_reveals_no_hidden_grader(graded_class):
     """Every graded student's feedback HTML has the grader's scores and messages, no solution,
     no grader traceback and no line of the hidden graders' source."""
     root, _ = graded_class
-    for student in EXPECTED:
-        html = (root / "feedback" / student / "maml" / "maml.html").read_text(encoding="utf-8")
+    pages = {path: path.read_text(encoding="utf-8")
+             for student in EXPECTED for path in (root / "feedback" / student).glob("*/*.html")}
+    assert len(pages) == len(EXPECTED) + len(EXPECTED_PART_2)
+    for path, html in pages.items():
         assert "Grader:" in html
         for secret in ("BEGIN SOLUTION", "autograder/graders", "autograder/framework",
                        "grading_case", "substitutes"):
-            assert secret not in html, (student, secret)
-        assert not leaked_grader_lines(html), student
+            assert secret not in html, (path, secret)
+        assert not leaked_grader_lines(html), path
 
 
 def test_the_leak_check_finds_grader_source():

@@ -1,4 +1,4 @@
-"""The instructor notebook runs end to end and earns full marks; the published solutions too."""
+"""The instructor notebooks run end to end and earn full marks; the published solutions too."""
 
 import filecmp
 import json
@@ -9,24 +9,33 @@ import pytest
 import submissions
 from nbclient import NotebookClient
 
-from autograder.grade import grade_notebook
+from autograder.grade import ASSIGNMENT_PARTS, grade_notebook
 
-SOLUTIONS = submissions.ROOT / "solutions" / "maml" / "maml.ipynb"
+SOLUTIONS = submissions.ROOT / "solutions" / "maml"
+# Per notebook: autograded points, figures drawn, and text that shows the training ran (under
+# nbgrader's small budget, then with the full budget in the published solutions).
+EXPECTED = {
+    "maml": dict(points=20.0, figures=4, autograde_text="meta-step    300/300",
+                 full_text="meta-step  20000/20000"),
+    "beyond_maml": dict(points=10.0, figures=1, autograde_text="cosine(full, first-order)",
+                        full_text="pretrained"),
+}
 
 
-@pytest.fixture(scope="module")
-def executed_source(tmp_path_factory):
-    """The instructor notebook executed in a real kernel with the autograding budget."""
-    notebook = nbformat.read(submissions.SOURCE, as_version=4)
+@pytest.fixture(scope="module", params=submissions.NOTEBOOKS)
+def executed_source(request, tmp_path_factory):
+    """An instructor notebook executed in a real kernel with the autograding budget."""
+    source = submissions.source_path(request.param)
+    notebook = nbformat.read(source, as_version=4)
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     try:
         NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(submissions.SOURCE.parent)}}).execute()
+                       resources={"metadata": {"path": str(source.parent)}}).execute()
     finally:
         del os.environ["NBGRADER_EXECUTION"]
-    path = tmp_path_factory.mktemp("executed") / "maml.ipynb"
+    path = tmp_path_factory.mktemp("executed") / source.name
     nbformat.write(notebook, path)
-    return notebook, path
+    return request.param, notebook, path
 
 
 def outputs(notebook):
@@ -35,36 +44,39 @@ def outputs(notebook):
 
 def test_instructor_notebook_runs_end_to_end(executed_source):
     """Every cell runs without error, visible tests print their success and figures are drawn."""
-    notebook, _ = executed_source
+    name, notebook, _ = executed_source
     assert not [o for o in outputs(notebook) if o["output_type"] == "error"]
     text = "".join("".join(o.get("text", "")) for o in outputs(notebook))
-    assert text.count("visible checks passed") == len(submissions.GRADED_NAMES)
-    assert "meta-step    300/300" in text
-    assert sum("image/png" in o.get("data", {}) for o in outputs(notebook)) == 4
+    assert text.count("visible checks passed") == len(ASSIGNMENT_PARTS[name])
+    assert EXPECTED[name]["autograde_text"] in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs(notebook)) == EXPECTED[name]["figures"]
 
 
 def test_instructor_notebook_earns_full_marks(executed_source):
-    """The out-of-process grader gives the executed instructor notebook 20/20."""
-    result = grade_notebook(executed_source[1])
-    assert (result.total, result.max_total) == (20.0, 20.0), result.parts
+    """The out-of-process grader gives the executed instructor notebook full marks."""
+    name, _, path = executed_source
+    result = grade_notebook(path)
+    assert result.total == result.max_total == EXPECTED[name]["points"], result.parts
 
 
-def test_published_solutions_are_executed_and_earn_full_marks():
-    """solutions/ holds the full run with outputs and figures, no test or grader code, 20/20."""
-    notebook = json.loads(SOLUTIONS.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name", submissions.NOTEBOOKS)
+def test_published_solutions_are_executed_and_earn_full_marks(name):
+    """solutions/ holds the full run with outputs and figures, no test or grader code, full marks."""
+    path = SOLUTIONS / f"{name}.ipynb"
+    notebook = json.loads(path.read_text(encoding="utf-8"))
     code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
     assert all(c.get("execution_count") for c in code), "every code cell has been run"
     assert not [o for o in outputs(notebook) if o["output_type"] == "error"]
-    assert sum("image/png" in o.get("data", {}) for o in outputs(notebook)) == 4
+    assert sum("image/png" in o.get("data", {}) for o in outputs(notebook)) == EXPECTED[name]["figures"]
     text = "".join("".join(o.get("text", "")) for o in outputs(notebook))
-    assert "meta-step  20000/20000" in text
-    assert "autograder" not in SOLUTIONS.read_text(encoding="utf-8")
-    result = grade_notebook(SOLUTIONS)
-    assert (result.total, result.max_total) == (20.0, 20.0), result.parts
+    assert EXPECTED[name]["full_text"] in text
+    assert "autograder" not in path.read_text(encoding="utf-8")
+    result = grade_notebook(path)
+    assert result.total == result.max_total == EXPECTED[name]["points"], result.parts
 
 
 def test_published_helpers_match_source():
     """solutions/ ships the same maml_helpers as source/ (nbgrader copies them)."""
-    comparison = filecmp.dircmp(SOLUTIONS.parent / "maml_helpers",
+    comparison = filecmp.dircmp(SOLUTIONS / "maml_helpers",
                                 submissions.SOURCE.parent / "maml_helpers", ignore=["__pycache__"])
     assert not (comparison.diff_files or comparison.left_only or comparison.right_only)

@@ -7,7 +7,7 @@ import pytest
 import submissions
 
 from autograder import course
-from autograder.grade import grade_notebook
+from autograder.grade import ASSIGNMENT_PARTS, grade_notebook
 
 VOLATILE_METADATA = ("execution",)  # per-cell timing that nbgrader may add
 
@@ -29,18 +29,21 @@ def regenerated(tmp_path_factory):
 
 def test_release_matches_regeneration_from_source(regenerated):
     """`nbgrader generate_assignment` on source/ reproduces the committed release/ exactly."""
-    committed = normalized(submissions.load(submissions.RELEASE))
-    fresh = normalized(submissions.load(regenerated / "maml.ipynb"))
-    assert fresh == committed, "release/ is stale: run `nbgrader generate_assignment maml --force`"
+    assert sorted(p.name for p in regenerated.glob("*.ipynb")) == sorted(
+        f"{name}.ipynb" for name in submissions.NOTEBOOKS)
+    for name in submissions.NOTEBOOKS:
+        committed = normalized(submissions.load(submissions.release_path(name)))
+        fresh = normalized(submissions.load(regenerated / f"{name}.ipynb"))
+        assert fresh == committed, "release/ is stale: run `nbgrader generate_assignment maml --force`"
     helpers = submissions.RELEASE.parent / "maml_helpers"
     comparison = filecmp.dircmp(regenerated / "maml_helpers", helpers, ignore=["__pycache__"])
     assert not (comparison.diff_files or comparison.left_only or comparison.right_only)
 
 
-def solution_lines():
+def solution_lines(name):
     """Every substantive line the instructor wrote between BEGIN and END SOLUTION."""
     lines = set()
-    for cell in submissions.load(submissions.SOURCE)["cells"]:
+    for cell in submissions.load(submissions.source_path(name))["cells"]:
         inside = False
         for line in submissions.cell_source(cell).splitlines():
             if "BEGIN SOLUTION" in line:
@@ -52,26 +55,28 @@ def solution_lines():
     return lines
 
 
-def test_release_contains_no_solution_rubric_or_grader_code():
+@pytest.mark.parametrize("name", submissions.NOTEBOOKS)
+def test_release_contains_no_solution_rubric_or_grader_code(name):
     """No solution line in a code cell, and no rubric, marker or grader text, in the release.
 
     (The teaching text may show an API call as a hint, so markdown is checked for markers only.)
     """
-    text = submissions.RELEASE.read_text(encoding="utf-8")
+    text = submissions.release_path(name).read_text(encoding="utf-8")
     release_lines = {line.strip() for cell in json.loads(text)["cells"] if cell["cell_type"] == "code"
                      for line in submissions.cell_source(cell).splitlines()}
-    leaked = solution_lines() & release_lines
-    assert solution_lines(), "the source notebook should have solutions"
+    leaked = solution_lines(name) & release_lines
+    assert solution_lines(name), "the source notebook should have solutions"
     assert not leaked, leaked
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "Rubric", "autograder",
                    "probes", "sinusoid.json", "grading_case"):
         assert marker not in text, marker
 
 
-def test_blank_release_scores_zero_without_crashing():
+@pytest.mark.parametrize("name", submissions.NOTEBOOKS)
+def test_blank_release_scores_zero_without_crashing(name):
     """The release as handed out earns 0 in every part, each with a message, and no error."""
-    result = grade_notebook(submissions.RELEASE)
+    result = grade_notebook(submissions.release_path(name))
     assert result.error is None
-    assert result.max_total == 20
-    assert [(p.name, p.score) for p in result.parts] == [(name, 0.0) for name in submissions.GRADED_NAMES]
+    assert result.max_total == {"maml": 20, "beyond_maml": 10}[name]
+    assert [(p.name, p.score) for p in result.parts] == [(part, 0.0) for part in ASSIGNMENT_PARTS[name]]
     assert all(p.feedback == "Not implemented yet." for p in result.parts)
