@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test benchmark solutions references release
+.PHONY: demo test benchmark solutions references release table2
 
 # requirements.lock pins every transitive dependency (regenerate: pip freeze --exclude-editable).
 # bubblewrap (Debian package) sandboxes the student's process; without it grading warns loudly.
@@ -26,6 +26,11 @@ test: $(VENV)/installed
 
 benchmark: $(VENV)/installed
 	$(BIN)/python benchmarks/grading_time.py
+	$(BIN)/python benchmarks/meta_training_speed.py
+
+# The paper's Table 2 at paper scale (results/table2.json, .md, .png).
+table2: $(VENV)/installed
+	$(BIN)/python -m autograder.experiments.table2
 
 # Instructor chores: regenerate what is committed after editing source/.
 release: $(VENV)/installed

@@ -2,7 +2,8 @@
 
 The child runs in a bubblewrap (``bwrap``) sandbox built from an allowlist: the system's
 libraries and programs, the Python installation and virtual environment, and the two packages it
-imports (`autograder` without its graders and reference data, and `maml_helpers`), all read-only;
+imports (`autograder` without its graders, reference data and experiments, and `maml_helpers`),
+all read-only;
 a fresh ``/tmp`` and a writable scratch directory. Nothing else of the filesystem is there (no
 home directories, no course root, no other copy of this repository), there is no network, and it
 has its own PID, IPC and UTS namespaces, a new session and an empty environment. It holds no

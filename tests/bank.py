@@ -355,7 +355,7 @@ IMAML_TEMPLATE = IMAML_HEAD + """    tree_map = jax.tree_util.tree_map
         hessian_v = jax.jvp(lambda p: jax.grad(loss)(p, x_train, y_train), (AT,), (v,))[1]
         return tree_map(lambda a, b: SYSTEM, v, hessian_v)
 
-    solution, _ = jax.scipy.sparse.linalg.cg(matvec, test_gradient, x0=START, tol=0.0, maxiter=cg_steps)
+    solution, _ = jax.scipy.sparse.linalg.cg(matvec, test_gradient, x0=START, maxiter=cg_steps)
     return RESULT
 """
 CORRECT_IMAML = dict(PROX="lam / 2", AT="phi", SYSTEM="a + b / lam", START="None", RESULT="solution")

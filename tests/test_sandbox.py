@@ -19,6 +19,7 @@ ATTEMPTS = {
     "read the solutions": f"open({str(ROOT / 'solutions/maml/maml.ipynb')!r}).read()",
     "read the reference data": f"open({str(ROOT / 'autograder/reference/sinusoid.json')!r}).read()",
     "read the hidden graders": f"open({str(ROOT / 'autograder/graders/test_adapt.py')!r}).read()",
+    "import the instructor's implementations": "import autograder.experiments.methods",
     "list the course root": f"assert os.listdir({str(ROOT)!r}) and 'gradebook.db' in os.listdir({str(ROOT)!r})",
     "write into the repository": f"open({str(ROOT / 'autograder/pwned.py')!r}, 'w').write('x')",
     "edit the grader": f"open({str(ROOT / 'autograder/grade.py')!r}, 'a').write('#')",
@@ -63,7 +64,7 @@ def server():
 
 
 HARMLESS = ["read the instructor notebook", "read the reference data", "connect to a local server",
-            "read a file elsewhere on the machine"]
+            "read a file elsewhere on the machine", "import the instructor's implementations"]
 if os.geteuid() == 0:  # unsandboxed root keeps its capabilities and ignores RLIMIT_NPROC
     HARMLESS += ["hold capabilities or root", "start more processes than the limit"]
 

@@ -102,7 +102,7 @@ def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inn
         hessian_v = jax.jvp(lambda p: jax.grad(loss)(p, x_train, y_train), (phi,), (v,))[1]
         return tree_map(lambda a, b: a + b / lam, v, hessian_v)
 
-    solution, _ = jax.scipy.sparse.linalg.cg(matvec, test_gradient, tol=0.0, maxiter=cg_steps)
+    solution, _ = jax.scipy.sparse.linalg.cg(matvec, test_gradient, maxiter=cg_steps)
     return solution
 
 
@@ -131,7 +131,7 @@ def make_step(method, loss, comparison):
 
         return step, adam
     if method == "imaml":
-        gradient = imaml_batched_gradient(loss, comparison.imaml_lam, config.inner_lr,
+        gradient = imaml_batched_gradient(loss, comparison.imaml_lam, comparison.imaml_inner_lr,
                                           comparison.imaml_inner_steps, comparison.imaml_cg_steps)
 
         def step(params, opt_state, batch):

@@ -48,3 +48,20 @@ def plot_adaptation(grid, truth, predictions, x_support, y_support, ax=None, tit
     ax.set(xlabel="x", ylabel="y", title=title)
     ax.legend(fontsize="small")
     return ax
+
+
+def plot_adaptation_curves(curves, ax=None, reference=None, title=None):
+    """Query MSE against adaptation steps: ``curves[label] = {steps: (mean, ci95)}``;
+    ``reference[label] = {steps: mse}`` is drawn dotted (for example a paper's numbers)."""
+    ax = ax or plt.gca()
+    for label, curve in curves.items():
+        steps = sorted(curve)
+        line = ax.errorbar(steps, [curve[s][0] for s in steps], yerr=[curve[s][1] for s in steps],
+                           marker="o", capsize=3, label=label)
+        if reference and label in reference:
+            ax.plot(steps, [reference[label][s] for s in steps], linestyle=":", marker="x",
+                    color=line[0].get_color(), label=f"{label} (paper)")
+    ax.set(xlabel="gradient steps at test time", ylabel="query mean squared error", yscale="log",
+           xticks=sorted(set().union(*curves.values())), title=title)
+    ax.legend(fontsize=8)
+    return ax

@@ -29,6 +29,16 @@ def adaptation_errors(loss, params, adapt, support, query, alpha, steps_list):
     return {steps: np.asarray(e) for steps, e in zip(steps_list, errors(params))}
 
 
+# Targets satisfy |y| <= 5, so a model that has not blown up has a query error far below this.
+DIVERGED = 1e3
+
+
+def diverged(errors):
+    """Whether gradient descent blew up on some task (an infinite, NaN or absurd error)."""
+    errors = np.asarray(errors)
+    return bool(not np.isfinite(errors).all() or (errors > DIVERGED).any())
+
+
 def mean_and_ci95(errors):
     """The mean of per-task errors and the half-width of its 95% confidence interval."""
     errors = np.asarray(errors, dtype=np.float64)

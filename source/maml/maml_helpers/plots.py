@@ -62,6 +62,6 @@ def plot_adaptation_curves(curves, ax=None, reference=None, title=None):
             ax.plot(steps, [reference[label][s] for s in steps], linestyle=":", marker="x",
                     color=line[0].get_color(), label=f"{label} (paper)")
     ax.set(xlabel="gradient steps at test time", ylabel="query mean squared error", yscale="log",
-           xticks=sorted(next(iter(curves.values()))), title=title)
+           xticks=sorted(set().union(*curves.values())), title=title)
     ax.legend(fontsize=8)
     return ax

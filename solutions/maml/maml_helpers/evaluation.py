@@ -1,0 +1,45 @@
+"""Scoring adaptation on unseen tasks: query-set error after a few gradient steps."""
+
+import jax
+import numpy as np
+
+from maml_helpers.tasks import sample_points, sample_sinusoid_tasks
+
+
+def evaluation_tasks(key, num_tasks, k_shot, query_points, tasks):
+    """``(x_support, y_support), (x_query, y_query)`` for ``num_tasks`` unseen tasks."""
+    task_key, support_key, query_key = jax.random.split(key, 3)
+    amplitude, phase = sample_sinusoid_tasks(task_key, num_tasks, tasks)
+    return (sample_points(support_key, amplitude, phase, k_shot, tasks),
+            sample_points(query_key, amplitude, phase, query_points, tasks))
+
+
+def adaptation_errors(loss, params, adapt, support, query, alpha, steps_list):
+    """``{steps: per-task query loss}`` after ``adapt(loss, params, x, y, alpha, steps)`` on each
+    task's support points, for every entry of ``steps_list`` (one jitted, vmapped program)."""
+
+    @jax.jit
+    def errors(params):
+        def one_task(x, y, x_query, y_query):
+            return [loss(adapt(loss, params, x, y, alpha, steps), x_query, y_query)
+                    for steps in steps_list]
+
+        return jax.vmap(one_task)(*support, *query)
+
+    return {steps: np.asarray(e) for steps, e in zip(steps_list, errors(params))}
+
+
+# Targets satisfy |y| <= 5, so a model that has not blown up has a query error far below this.
+DIVERGED = 1e3
+
+
+def diverged(errors):
+    """Whether gradient descent blew up on some task (an infinite, NaN or absurd error)."""
+    errors = np.asarray(errors)
+    return bool(not np.isfinite(errors).all() or (errors > DIVERGED).any())
+
+
+def mean_and_ci95(errors):
+    """The mean of per-task errors and the half-width of its 95% confidence interval."""
+    errors = np.asarray(errors, dtype=np.float64)
+    return float(errors.mean()), float(1.96 * errors.std(ddof=1) / np.sqrt(errors.size))
