@@ -4,7 +4,12 @@ import argparse
 import json
 import sys
 
+from autograder import sandbox
 from autograder.grade import ALL_PARTS, grade_notebook
+
+UNSANDBOXED = ("WARNING: graded WITHOUT the bubblewrap sandbox (not installed or no namespaces): "
+               "scores are still decided out of process, but the student's code could read and "
+               "write files. See SECURITY.md.")
 
 
 def format_table(result):
@@ -14,6 +19,8 @@ def format_table(result):
     if result.error:
         lines.append(f"error: {result.error}")
     lines += [f"  {name:<{width}}  {score:>7}  {feedback}" for name, score, feedback in rows]
+    if sandbox.bubblewrap() is None:
+        lines.append(UNSANDBOXED)
     return "\n".join(lines)
 
 

@@ -47,3 +47,16 @@ def test_table_output_for_people():
     lines = completed.stdout.splitlines()
     assert lines[0].endswith(": 0/20")
     assert [line.split()[0] for line in lines[1:]] == submissions.GRADED_NAMES
+
+
+def test_report_says_loudly_when_grading_was_not_sandboxed(monkeypatch):
+    """The people's report ends with a warning exactly when bubblewrap is unavailable."""
+    from autograder import __main__ as cli
+    from autograder import sandbox
+    from autograder.grade import GradeResult, PartResult
+
+    result = GradeResult("x.ipynb", 2.0, 2.0, [PartResult("adapt", 2.0, 2.0, "All checks passed.")])
+    monkeypatch.setattr(sandbox, "bubblewrap", lambda: "/usr/bin/bwrap")
+    assert cli.UNSANDBOXED not in cli.format_table(result)
+    monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
+    assert cli.format_table(result).splitlines()[-1] == cli.UNSANDBOXED
