@@ -293,8 +293,12 @@ def make_meta_train_step(meta_loss, optimizer):
 # Submissions whose code crashes, hangs, is missing or does not parse: each must cost exactly its
 # own part, all of it, and nothing else.
 BROKEN = [
-    wrong("adapt_hangs", "adapt", '''
+    wrong("adapt_hangs_ignoring_signals", "adapt", '''
+import signal
+
 def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         pass
 '''),
