@@ -29,6 +29,7 @@ EXPECTED = {
     "mallory": BOB,  # the attacks earn nothing
 }
 EXPECTED_PART_2 = {"alice": {"reptile_update": 4, "imaml_meta_gradient": 6}}
+NOT_SUBMITTED = {"reptile_update": 0, "imaml_meta_gradient": 0}  # nbgrader's zero for a missing notebook
 UNGRADABLE = ["trent"]
 
 
@@ -72,7 +73,8 @@ def test_gradebook_scores_are_exactly_as_expected(graded_class):
     root, _ = graded_class
     for student, expected in EXPECTED.items():
         assert course.part_scores(root, student) == expected, student
-        assert course.part_scores(root, student, "beyond_maml") == EXPECTED_PART_2.get(student, {})
+        assert course.part_scores(root, student, "beyond_maml") == EXPECTED_PART_2.get(
+            student, NOT_SUBMITTED)
 
 
 def test_gradebook_equals_the_command_line_grader(graded_class):
