@@ -22,6 +22,11 @@ def as_float32(array):
     return np.asarray(array, dtype=np.float32).astype(np.float64)
 
 
+def tree_size(tree):
+    """The number of scalars in a tree spec ``[[path keys], shape], ...``."""
+    return sum(math.prod(shape) for _, shape in tree)
+
+
 def flatten_task(*arrays):
     return np.concatenate([np.ravel(a) for a in arrays])
 
@@ -35,7 +40,7 @@ class Quadratic:
     @classmethod
     def random(cls, seed, tree, data_size):
         rng = np.random.default_rng(seed)
-        n = sum(math.prod(shape) for _, shape in tree)
+        n = tree_size(tree)
         q, _ = np.linalg.qr(rng.normal(size=(n, n)))
         A = as_float32(q @ np.diag(rng.uniform(0.5, 2.0, n)) @ q.T)
         A = as_float32((A + A.T) / 2)
@@ -156,7 +161,7 @@ class CoshLoss:
     @classmethod
     def random(cls, seed, tree, data_size):
         rng = np.random.default_rng(seed)
-        n = sum(math.prod(shape) for _, shape in tree)
+        n = tree_size(tree)
         return cls(tree, as_float32(rng.uniform(0.5, 2.0, n)),
                    as_float32(rng.normal(size=(n, data_size)) / math.sqrt(data_size)))
 

@@ -103,10 +103,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if os.geteuid() == 0:  # the kernel reads it after dropping to the sandbox's uid
             os.chmod(self.connection_file, 0o644)
         inner = [sys.executable, "-I", "-m", "autograder.kernel", *command[start + 2:]]
-        wrapped = sandbox.wrap(inner, self._private, env, readable=[folder])
-        if wrapped is not inner:  # the kernel starts in the notebook's folder
-            wrapped[wrapped.index("--chdir") + 1] = folder
-        return wrapped
+        return sandbox.wrap(inner, self._private, env, readable=[folder], cwd=folder)
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)

@@ -78,9 +78,10 @@ def _ancestors(paths):
     return sorted(above - bound - {"/"}, key=lambda d: (d.count("/"), d))
 
 
-def wrap(command, scratch, env, writable=(), readable=()):
-    """``command`` run inside the sandbox with ``env`` only: ``scratch`` (its working directory)
-    and ``writable`` paths writable, ``readable`` ones read-only besides the allowlist."""
+def wrap(command, scratch, env, writable=(), readable=(), cwd=None):
+    """``command`` run inside the sandbox with ``env`` only, in ``cwd`` (default ``scratch``):
+    ``scratch`` and ``writable`` paths writable, ``readable`` ones read-only besides the
+    allowlist."""
     bwrap = bubblewrap()
     if bwrap is None:
         warn_unsandboxed()
@@ -109,7 +110,7 @@ def wrap(command, scratch, env, writable=(), readable=()):
         args += ["--tmpfs", str(secret)]
     for path in rw:
         args += ["--bind", str(path), str(path)]
-    args += ["--remount-ro", "/", "--chdir", str(scratch)]
+    args += ["--remount-ro", "/", "--chdir", str(cwd or scratch)]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + command

@@ -166,17 +166,3 @@ def train(method, loss, params, key, num_steps, comparison):
 
     return run(params)
 
-
-def python_loop_train(method, loss, params, key, num_steps, comparison):
-    """The same updates as `train`, as a Python loop over one jitted step (for benchmarks)."""
-    step, optimizer = make_step(method, loss, comparison)
-
-    @jax.jit
-    def jitted(params, opt_state, index):
-        return step(params, opt_state, sample_meta_batch(jax.random.fold_in(key, index),
-                                                         comparison.meta))
-
-    opt_state = optimizer.init(params)
-    for index in range(num_steps):
-        params, opt_state = jitted(params, opt_state, index)
-    return params
