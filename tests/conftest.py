@@ -1,21 +1,55 @@
-"""Shared fixtures: grading submissions once per test session."""
+"""Shared fixtures: grading submissions once per test session, one per core at a time."""
+
+import concurrent.futures
+import multiprocessing
+import os
 
 import pytest
 import submissions
+from bank import Variant
 
-from autograder.grade import grade_notebook
+_VARIANTS_BY_MODULE = pytest.StashKey[dict]()
+
+
+def pytest_collection_finish(session):
+    """Notes, per test module, the variants its selected tests take as parameters."""
+    by_module = {}
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "grade_variant" not in item.fixturenames:
+            continue
+        module = by_module.setdefault(item.nodeid.split("::")[0], {})
+        for value in callspec.params.values():
+            if isinstance(value, Variant):
+                module.setdefault(value.name, value)
+    session.config.stash[_VARIANTS_BY_MODULE] = by_module
 
 
 @pytest.fixture(scope="session")
-def grade_variant(tmp_path_factory):
-    """Grades the release answered with the solution except a variant's cells (cached)."""
-    cache = {}
+def grade_variant(tmp_path_factory, pytestconfig):
+    """Grades the release answered with the solution except a variant's cells (cached).
+
+    The first time a test module asks, every variant its tests take as parameters is queued, and
+    worker processes grade them one per core (grading runs pytest, which is not thread-safe);
+    gradings of one module never overlap other modules' tests.
+    """
+    by_module = pytestconfig.stash.get(_VARIANTS_BY_MODULE, {})
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"))
+    futures = {}
+
+    def submit(variant):
+        if variant.name not in futures:
+            folder = tmp_path_factory.mktemp(variant.name)
+            futures[variant.name] = pool.submit(submissions.grade_submission, variant, folder)
+        return futures[variant.name]
 
     def grade(variant):
-        if variant.name not in cache:
-            path = tmp_path_factory.mktemp(variant.name) / f"{variant.notebook}.ipynb"
-            submissions.write(submissions.submission(variant.cells, notebook=variant.notebook), path)
-            cache[variant.name] = grade_notebook(path)
-        return cache[variant.name]
+        for variants in by_module.values():
+            if variant.name in variants:
+                for queued in variants.values():
+                    submit(queued)
+        return submit(variant).result()
 
-    return grade
+    yield grade
+    pool.shutdown(cancel_futures=True)

@@ -136,3 +136,11 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def grade_submission(variant, folder):
+    """Writes ``variant``'s submission into ``folder`` and grades it (run in a worker process)."""
+    from autograder.grade import grade_notebook
+
+    return grade_notebook(write(submission(variant.cells, notebook=variant.notebook),
+                                folder / f"{variant.notebook}.ipynb"))

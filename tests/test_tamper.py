@@ -148,14 +148,15 @@ def untouched():
 
 
 @pytest.mark.skipif(sandbox.bubblewrap() is None, reason="tricks may write files without the sandbox")
-@pytest.mark.parametrize("trick", sorted(TRICKS))
-def test_trick_earns_no_more_than_the_wrong_code_alone(grade_variant, untouched, trick):
+@pytest.mark.parametrize("tamper", [tampered(trick) for trick in sorted(TRICKS)],
+                         ids=lambda v: v.name)
+def test_trick_earns_no_more_than_the_wrong_code_alone(grade_variant, untouched, tamper):
     """A trick plus wrong code scores at most what the wrong code scores, part by part."""
     assert len(TRICKS) >= 12
-    base, attempt = grade_variant(BASE), grade_variant(tampered(trick))
+    base, attempt = grade_variant(BASE), grade_variant(tamper)
     assert attempt.error is None
     for base_part, attempt_part in zip(base.parts, attempt.parts):
-        assert attempt_part.score <= base_part.score, (trick, attempt_part)
+        assert attempt_part.score <= base_part.score, (tamper.name, attempt_part)
 
 
 def test_a_trick_succeeds_when_substitutes_reach_the_child_early(monkeypatch, tmp_path):
