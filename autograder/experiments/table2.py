@@ -2,7 +2,7 @@
 iMAML and the pretrained baseline, then adaptation on unseen tasks.
 
 Usage: python -m autograder.experiments.table2 [--steps N] [--out results/]
-       python -m autograder.experiments.table2 --methods maml --seed 1 [--paper-init]
+       python -m autograder.experiments.table2 --methods maml --seeds 0-9 [--inner-lr 0.001]
 
 Writes ``table2.json`` (mean squared error after 1, 5 and 10 steps per method, ``ci95``
 half-widths over the evaluation tasks, training ``seconds``), ``table2.md`` beside the paper's
@@ -12,7 +12,10 @@ References:
   Finn, Abbeel and Levine, 2017, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep
   Networks", section 5.1.
 Where adaptation blows up on some task (`maml_helpers.evaluation.diverged`: an infinite, NaN or
-absurd error), the mean and interval are written as null and shown as "diverged".
+absurd error), the mean and interval are written as null and shown as "diverged";
+``diverged_tasks`` counts those tasks. Networks start from the paper code's initialisation
+(``--init flax`` for Flax's defaults). ``--seeds`` trains each method once per seed and prints one
+row per run instead (a side experiment: it writes nothing).
 """
 
 import argparse
@@ -56,15 +59,16 @@ def paper_initialisation(params, key):
         for i, (path, leaf) in enumerate(leaves)])
 
 
-def run(comparison, names=METHODS, paper_init=False, log=print):
+def run(comparison, names=METHODS, init="paper", log=print):
+    """Trains and evaluates each method; returns the ``table2.json`` dictionary."""
     model = methods.MLP(comparison.meta.features)
     loss = methods.square_error_loss(model)
     init_key, train_key = jax.random.split(jax.random.PRNGKey(comparison.seed))
     initial = model.init(init_key, jnp.zeros((1, 1)))
-    if paper_init:
+    if init == "paper":
         initial = paper_initialisation(initial, init_key)
     results = {method: {} for method in names}
-    results.update(ci95={}, seconds={})
+    results.update(ci95={}, seconds={}, diverged_tasks={})
     for method in names:
         start = time.perf_counter()
         params = jax.block_until_ready(methods.train(
@@ -75,26 +79,52 @@ def run(comparison, names=METHODS, paper_init=False, log=print):
                    for s, e in errors.items()}
         results[method] = {s: _rounded(mean) for s, (mean, _) in summary.items()}
         results["ci95"][method] = {s: _rounded(ci) for s, (_, ci) in summary.items()}
+        results["diverged_tasks"][method] = {s: evaluation.diverged_count(e)
+                                             for s, e in errors.items()}
         log(f"{method:<12} {results['seconds'][method]:7.1f} s  " + "  ".join(
             f"{s} steps {_cell(results, method, s)}" for s in results[method]))
     return results
+
+
+def runs_table(comparison, seeds, names, init="paper", log=print):
+    """One markdown row per method and training seed (the evaluation tasks stay the same)."""
+    steps = [str(s) for s in comparison.eval_steps]
+    lines = ["| method | seed | " + " | ".join(_count(s, "step") for s in steps) + " |",
+             "|---|---|" + "---|" * len(steps)]
+    for seed in seeds:
+        results = run(dataclasses.replace(comparison, seed=seed), names, init, log=lambda _: None)
+        for method in names:
+            lines.append(f"| {LABELS[method]} | {seed} | "
+                         + " | ".join(_cell(results, method, s) for s in steps) + " |")
+            log(lines[-1])
+    return "\n".join(lines) + "\n"
 
 
 def _rounded(value):
     return None if value is None else round(value, 4)
 
 
+def _count(number, noun):
+    return f"{number} {noun}" + ("" if int(number) == 1 else "s")
+
+
 def _cell(results, method, steps):
     mean, ci = results[method][steps], results["ci95"][method][steps]
-    return "diverged" if mean is None else f"{mean:.3f} ± {ci:.3f}"
+    if mean is None:
+        return f"diverged ({_count(results['diverged_tasks'][method][steps], 'task')})"
+    paper = PAPER.get(method, {}).get(steps)
+    inside = "" if paper is None else " ✓" if abs(mean - paper) <= ci else " ✗"
+    return f"{mean:.3f} ± {ci:.3f}{inside}"
 
 
 def markdown(results, comparison):
     steps = [str(s) for s in comparison.eval_steps]
     lines = [f"Post-adaptation MSE on {comparison.eval_tasks} unseen sinusoid tasks, K = "
-             f"{comparison.eval_k_shot} support points, {comparison.meta.meta_steps:,} meta-steps "
-             "(± half-width of the 95% interval over tasks).", "",
-             "| method | " + " | ".join(f"{s} steps" for s in steps) + " | paper (1/5/10) | training s |",
+             f"{comparison.eval_k_shot} support points, {comparison.meta.meta_steps:,} meta-steps, "
+             f"alpha = {comparison.meta.inner_lr} (± half-width of the 95% interval over tasks; ✓ or ✗: "
+             "the paper's figure inside it or not; diverged: tasks where gradient descent blew up).",
+             "",
+             "| method | " + " | ".join(_count(s, "step") for s in steps) + " | paper (1/5/10) | training s |",
              "|---|" + "---|" * len(steps) + "---|---|"]
     for method in METHODS:
         cells = [_cell(results, method, s) for s in steps]
@@ -129,19 +159,26 @@ def main(argv=None):
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "results")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS,
                         help="only these methods: prints their results, writes nothing")
-    parser.add_argument("--seed", type=int, default=None, help="training seed (default: config)")
-    parser.add_argument("--paper-init", action="store_true",
-                        help="the paper's code's initialisation instead of Flax's default")
+    parser.add_argument("--seeds", type=_seed_range, default=None,
+                        help="e.g. 0-9: one run per training seed, printed, nothing written")
+    parser.add_argument("--init", choices=["paper", "flax"], default="paper",
+                        help="the paper code's initialisation (default) or Flax's")
+    parser.add_argument("--inner-lr", type=float, default=None,
+                        help="alpha for training and evaluation (default: config, 0.01)")
     args = parser.parse_args(argv)
     comparison = ComparisonConfig()
-    if args.seed is not None:
-        comparison = dataclasses.replace(comparison, seed=args.seed)
+    meta = comparison.meta
     if args.steps is not None:
-        comparison = dataclasses.replace(
-            comparison, meta=dataclasses.replace(comparison.meta, meta_steps=args.steps))
+        meta = dataclasses.replace(meta, meta_steps=args.steps)
+    if args.inner_lr is not None:
+        meta = dataclasses.replace(meta, inner_lr=args.inner_lr)
+    comparison = dataclasses.replace(comparison, meta=meta)
+    if args.seeds is not None:
+        runs_table(comparison, args.seeds, args.methods, args.init)
+        return
     start = time.perf_counter()
-    results = run(comparison, args.methods, args.paper_init)
-    if args.methods != METHODS or args.seed is not None or args.paper_init:
+    results = run(comparison, args.methods, args.init)
+    if args.methods != METHODS or args.init != "paper" or args.inner_lr is not None:
         return  # a side experiment: the committed table is the default, complete run
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "table2.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -149,6 +186,11 @@ def main(argv=None):
     plot(results, comparison, args.out / "table2.png")
     print(f"wrote {args.out}/table2.json, table2.md, table2.png in "
           f"{time.perf_counter() - start:.0f} s")
+
+
+def _seed_range(text):
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
 
 
 if __name__ == "__main__":

@@ -35,11 +35,16 @@ DIVERGED = 1e3
 
 def diverged(errors):
     """Whether gradient descent blew up on some task (an infinite, NaN or absurd error)."""
-    errors = np.asarray(errors)
-    return bool(not np.isfinite(errors).all() or (errors > DIVERGED).any())
+    return diverged_count(errors) > 0
 
 
 def mean_and_ci95(errors):
     """The mean of per-task errors and the half-width of its 95% confidence interval."""
     errors = np.asarray(errors, dtype=np.float64)
     return float(errors.mean()), float(1.96 * errors.std(ddof=1) / np.sqrt(errors.size))
+
+
+def diverged_count(errors):
+    """How many tasks' errors are infinite, NaN or absurd."""
+    errors = np.asarray(errors)
+    return int((~np.isfinite(errors) | (errors > DIVERGED)).sum())
