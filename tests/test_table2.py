@@ -68,3 +68,15 @@ def test_seed_ranges_parse():
     """"0-9" is ten seeds, "3" one."""
     assert table2._seed_range("0-9") == list(range(10))
     assert table2._seed_range("3") == [3]
+
+
+def test_sharpness_is_the_largest_hessian_eigenvalue_of_each_task_s_support_loss():
+    """On least squares, loss = mean((x w - y)^2), the Hessian is 2 X^T X / K: compare eigvalsh."""
+    def loss(params, x, y):
+        return jnp.mean((x @ params["w"] - y) ** 2)
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 5, 4)) * jnp.array([1.0, 2.0, 3.0])[:, None, None]
+    y = jnp.zeros((3, 5))
+    expected = [np.linalg.eigvalsh(2 * xi.T @ xi / 5)[-1] for xi in np.asarray(x)]
+    found = table2.sharpness(loss, {"w": jnp.zeros(4)}, (x, y), iterations=200)
+    np.testing.assert_allclose(found, expected, rtol=1e-4)  # float32 power iteration, 200 steps

@@ -25,7 +25,9 @@ import pathlib
 import time
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
+import numpy as np
 from maml_helpers import evaluation
 from maml_helpers.config import ComparisonConfig
 
@@ -59,8 +61,33 @@ def paper_initialisation(params, key):
         for i, (path, leaf) in enumerate(leaves)])
 
 
-def run(comparison, names=METHODS, init="paper", log=print):
-    """Trains and evaluates each method; returns the ``table2.json`` dictionary."""
+def sharpness(loss, params, support, iterations=50):
+    """Each task's support-loss Hessian eigenvalue of largest magnitude at ``params``, by power
+    iteration on Hessian-vector products. Gradient descent with rate alpha is stable near
+    ``params`` only along directions whose curvature is below 2 / alpha."""
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+
+    def one_task(x, y):
+        def gradient(v):
+            return jax.flatten_util.ravel_pytree(jax.grad(loss)(unravel(v), x, y))[0]
+
+        def hvp(v):
+            return jax.jvp(gradient, (flat,), (v,))[1]
+
+        def power_step(v, _):
+            w = hvp(v)
+            return w / jnp.linalg.norm(w), None
+
+        v, _ = jax.lax.scan(power_step, jnp.ones_like(flat) / jnp.sqrt(flat.size), None,
+                            length=iterations)
+        return v @ hvp(v)
+
+    return np.asarray(jax.jit(jax.vmap(one_task))(*support))
+
+
+def run(comparison, names=METHODS, init="paper", log=print, on_trained=None):
+    """Trains and evaluates each method; returns the ``table2.json`` dictionary.
+    ``on_trained(method, loss, params)``, if given, sees each trained network."""
     model = methods.MLP(comparison.meta.features)
     loss = methods.square_error_loss(model)
     init_key, train_key = jax.random.split(jax.random.PRNGKey(comparison.seed))
@@ -74,6 +101,8 @@ def run(comparison, names=METHODS, init="paper", log=print):
         params = jax.block_until_ready(methods.train(
             method, loss, initial, train_key, comparison.meta.meta_steps, comparison))
         results["seconds"][method] = round(time.perf_counter() - start, 1)
+        if on_trained is not None:
+            on_trained(method, loss, params)
         errors = evaluate(loss, params, comparison)
         summary = {s: (None, None) if evaluation.diverged(e) else evaluation.mean_and_ci95(e)
                    for s, e in errors.items()}
@@ -87,15 +116,30 @@ def run(comparison, names=METHODS, init="paper", log=print):
 
 
 def runs_table(comparison, seeds, names, init="paper", log=print):
-    """One markdown row per method and training seed (the evaluation tasks stay the same)."""
+    """One markdown row per method and training seed (the evaluation tasks stay the same), with
+    the sharpness of the trained network on those tasks' support points."""
     steps = [str(s) for s in comparison.eval_steps]
-    lines = ["| method | seed | " + " | ".join(_count(s, "step") for s in steps) + " |",
-             "|---|---|" + "---|" * len(steps)]
+    support, _ = evaluation.evaluation_tasks(
+        jax.random.PRNGKey(comparison.eval_seed), comparison.eval_tasks,
+        comparison.eval_k_shot, comparison.eval_query_points, comparison.meta.tasks)
+    lines = ["| method | seed | " + " | ".join(_count(s, "step") for s in steps)
+             + f" | sharpness: median, 99th percentile (2 / alpha = {2 / comparison.meta.inner_lr:g}) |",
+             "|---|---|" + "---|" * len(steps) + "---|"]
+    for line in lines:
+        log(line)
     for seed in seeds:
-        results = run(dataclasses.replace(comparison, seed=seed), names, init, log=lambda _: None)
+        curvature = {}
+
+        def measure(method, loss, params):
+            eigenvalues = sharpness(loss, params, support)
+            curvature[method] = f"{np.median(eigenvalues):.0f}, {np.percentile(eigenvalues, 99):.0f}"
+
+        results = run(dataclasses.replace(comparison, seed=seed), names, init,
+                      log=lambda _: None, on_trained=measure)
         for method in names:
             lines.append(f"| {LABELS[method]} | {seed} | "
-                         + " | ".join(_cell(results, method, s) for s in steps) + " |")
+                         + " | ".join(_cell(results, method, s) for s in steps)
+                         + f" | {curvature[method]} |")
             log(lines[-1])
     return "\n".join(lines) + "\n"
 
