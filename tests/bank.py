@@ -457,3 +457,9 @@ BEYOND_ALTERNATIVES = [
 ]
 WRONG += BEYOND_WRONG
 ALTERNATIVES += BEYOND_ALTERNATIVES
+BROKEN += [
+    beyond("imaml_meta_gradient_hangs", "imaml_meta_gradient", IMAML_HEAD + """    while True:
+        pass
+"""),
+    beyond("reptile_update_missing", "reptile_update", "# I ran out of time\n"),
+]
