@@ -1,6 +1,7 @@
 """The Table 2 reproduction's plumbing, at toy scale (the paper-scale run is `make table2`)."""
 
 import dataclasses
+import json
 
 import jax
 import jax.numpy as jnp
@@ -80,3 +81,23 @@ def test_sharpness_is_the_largest_hessian_eigenvalue_of_each_task_s_support_loss
     expected = [np.linalg.eigvalsh(2 * xi.T @ xi / 5)[-1] for xi in np.asarray(x)]
     found = table2.sharpness(loss, {"w": jnp.zeros(4)}, (x, y), iterations=200)
     np.testing.assert_allclose(found, expected, rtol=1e-4)  # float32 power iteration, 200 steps
+
+
+def test_only_the_paper_scale_run_or_an_explicit_out_writes_files(tmp_path, monkeypatch):
+    """`--steps N` alone writes nothing (a short run never replaces the committed table);
+    with `--out` it writes there; the default run writes results/table2.json, .md and .png."""
+    cells = {"1": 1.0, "5": 0.5, "10": None}
+    results = {method: dict(cells) for method in table2.METHODS}
+    results.update(ci95={m: {"1": 0.1, "5": 0.1, "10": None} for m in table2.METHODS},
+                   seconds={m: 1.0 for m in table2.METHODS},
+                   diverged_tasks={m: {"1": 0, "5": 0, "10": 2} for m in table2.METHODS})
+    monkeypatch.setattr(table2, "run", lambda comparison, names, init: results)
+    monkeypatch.setattr(table2, "ROOT", tmp_path)
+    table2.main(["--steps", "2"])
+    assert not (tmp_path / "results").exists()
+    table2.main(["--steps", "2", "--out", str(tmp_path / "short")])
+    assert json.loads((tmp_path / "short" / "table2.json").read_text()) == results
+    table2.main([])
+    assert {p.name for p in (tmp_path / "results").iterdir()} == {
+        "table2.json", "table2.md", "table2.png"}
+    assert "diverged (2 tasks)" in (tmp_path / "results" / "table2.md").read_text()
