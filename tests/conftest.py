@@ -30,12 +30,13 @@ def grade_variant(tmp_path_factory, pytestconfig):
     """Grades the release answered with the solution except a variant's cells (cached).
 
     The first time a test module asks, every variant its tests take as parameters is queued, and
-    worker processes grade them one per core (grading runs pytest, which is not thread-safe);
+    worker processes grade them one per core, up to four (grading runs pytest, which is not thread-safe);
     gradings of one module never overlap other modules' tests.
     """
     by_module = pytestconfig.stash.get(_VARIANTS_BY_MODULE, {})
+    # Each worker and its student process hold a JAX runtime: at most four, to bound memory.
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"))
+        max_workers=min(os.cpu_count() or 1, 4), mp_context=multiprocessing.get_context("spawn"))
     futures = {}
 
     def submit(variant):
