@@ -190,9 +190,11 @@ def plot(results, comparison, path):
               for m in METHODS}
     curves = {label: curve for label, curve in curves.items() if curve}  # diverged everywhere
     paper = {LABELS[m]: {int(s): v for s, v in PAPER[m].items()} for m in PAPER}
-    figure = plt.figure(figsize=(6, 4))
-    plot_adaptation_curves(curves, reference=paper,
-                           title=f"Sinusoid regression, K = {comparison.eval_k_shot}")
+    figure = plt.figure(figsize=(8, 4))
+    ax = plot_adaptation_curves(curves, reference=paper,
+                                title=f"Sinusoid regression, K = {comparison.eval_k_shot} "
+                                      "(cells that diverged are not drawn)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 

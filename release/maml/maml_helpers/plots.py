@@ -59,9 +59,10 @@ def plot_adaptation_curves(curves, ax=None, reference=None, title=None):
         line = ax.errorbar(steps, [curve[s][0] for s in steps], yerr=[curve[s][1] for s in steps],
                            marker="o", capsize=3, label=label)
         if reference and label in reference:
-            ax.plot(steps, [reference[label][s] for s in steps], linestyle=":", marker="x",
-                    color=line[0].get_color(), label=f"{label} (paper)")
+            reference_steps = sorted(reference[label])
+            ax.plot(reference_steps, [reference[label][s] for s in reference_steps], linestyle=":",
+                    marker="x", color=line[0].get_color(), label=f"{label} (paper)")
     ax.set(xlabel="gradient steps at test time", ylabel="query mean squared error", yscale="log",
-           xticks=sorted(set().union(*curves.values())), title=title)
+           xticks=sorted(set().union(*curves.values(), *(reference or {}).values())), title=title)
     ax.legend(fontsize=8)
     return ax
