@@ -40,12 +40,17 @@ LABELS = {"maml": "MAML", "first_order": "first-order MAML", "reptile": "Reptile
 PAPER = {"maml": {"1": 0.67, "5": 0.38, "10": 0.35}, "pretrained": {"1": 2.41, "5": 2.23, "10": 2.19}}
 
 
-def evaluate(loss, params, comparison):
-    """``{"1": per-task query MSE, ...}`` after plain gradient descent on unseen tasks' support
-    points (the evaluation stream is disjoint from the training one)."""
-    support, query = evaluation.evaluation_tasks(
+def evaluation_tasks(comparison):
+    """The unseen tasks' ``(support, query)`` (the evaluation stream is disjoint from training)."""
+    return evaluation.evaluation_tasks(
         jax.random.PRNGKey(comparison.eval_seed), comparison.eval_tasks,
         comparison.eval_k_shot, comparison.eval_query_points, comparison.meta.tasks)
+
+
+def evaluate(loss, params, comparison):
+    """``{"1": per-task query MSE, ...}`` after plain gradient descent on unseen tasks' support
+    points."""
+    support, query = evaluation_tasks(comparison)
     errors = evaluation.adaptation_errors(loss, params, methods.adapt, support, query,
                                           comparison.meta.inner_lr, comparison.eval_steps)
     return {str(steps): e for steps, e in errors.items()}
@@ -116,17 +121,13 @@ def run(comparison, names=METHODS, init="paper", log=print, on_trained=None):
 
 
 def runs_table(comparison, seeds, names, init="paper", log=print):
-    """One markdown row per method and training seed (the evaluation tasks stay the same), with
-    the sharpness of the trained network on those tasks' support points."""
+    """Logs one markdown row per method and training seed (the evaluation tasks stay the same),
+    with the sharpness of the trained network on those tasks' support points."""
     steps = [str(s) for s in comparison.eval_steps]
-    support, _ = evaluation.evaluation_tasks(
-        jax.random.PRNGKey(comparison.eval_seed), comparison.eval_tasks,
-        comparison.eval_k_shot, comparison.eval_query_points, comparison.meta.tasks)
-    lines = ["| method | seed | " + " | ".join(_count(s, "step") for s in steps)
-             + f" | sharpness: median, 99th percentile (2 / alpha = {2 / comparison.meta.inner_lr:g}) |",
-             "|---|---|" + "---|" * len(steps) + "---|"]
-    for line in lines:
-        log(line)
+    support, _ = evaluation_tasks(comparison)
+    log("| method | seed | " + " | ".join(_count(s, "step") for s in steps)
+        + f" | sharpness: median, 99th percentile (2 / alpha = {2 / comparison.meta.inner_lr:g}) |")
+    log("|---|---|" + "---|" * len(steps) + "---|")
     for seed in seeds:
         curvature = {}
 
@@ -137,11 +138,8 @@ def runs_table(comparison, seeds, names, init="paper", log=print):
         results = run(dataclasses.replace(comparison, seed=seed), names, init,
                       log=lambda _: None, on_trained=measure)
         for method in names:
-            lines.append(f"| {LABELS[method]} | {seed} | "
-                         + " | ".join(_cell(results, method, s) for s in steps)
-                         + f" | {curvature[method]} |")
-            log(lines[-1])
-    return "\n".join(lines) + "\n"
+            log(f"| {LABELS[method]} | {seed} | " + " | ".join(_cell(results, method, s) for s in steps)
+                + f" | {curvature[method]} |")
 
 
 def _rounded(value):
