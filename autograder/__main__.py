@@ -1,21 +1,33 @@
-"""``python -m autograder NOTEBOOK [--json]``: grade one submission (see the assignment contract)."""
+"""``python -m autograder NOTEBOOK [--json]``: grade one submission (see the assignment contract).
+
+Exit status: 0 graded (whatever the score); 2 the file is not a readable notebook; 3 the grader
+itself failed on this machine (nobody's score: see the JSON ``error``). With ``--self-check``: 0
+when the reference solutions earn full marks here, 1 when they do not, 3 when the grader failed.
+"""
 
 import argparse
 import json
+import os
 import sys
 
 from autograder import sandbox
 from autograder.grade import ALL_PARTS, grade_notebook
+from autograder.student_process import EXTRA_XLA_FLAGS
 
 UNSANDBOXED = ("WARNING: graded WITHOUT the bubblewrap sandbox (not installed or no namespaces): "
                "scores are still decided out of process, but the student's code could read and "
                "write files. See SECURITY.md.")
+GRADED, UNREADABLE, GRADER_FAILED = 0, 2, 3
+
+
+def _score(value):
+    return "-" if value is None else f"{value:g}"
 
 
 def format_table(result):
-    rows = [(p.name, f"{p.score:g}/{p.max:g}", p.feedback) for p in result.parts]
+    rows = [(p.name, f"{_score(p.score)}/{p.max:g}", p.feedback) for p in result.parts]
     width = max([len(r[0]) for r in rows] + [4])
-    lines = [f"{result.notebook}: {result.total:g}/{result.max_total:g}"]
+    lines = [f"{result.notebook}: {_score(result.total)}/{result.max_total:g}"]
     if result.error:
         lines.append(f"error: {result.error}")
     lines += [f"  {name:<{width}}  {score:>7}  {feedback}" for name, score, feedback in rows]
@@ -24,16 +36,38 @@ def format_table(result):
     return "\n".join(lines)
 
 
+def exit_status(result):
+    if result.grader_failed:
+        return GRADER_FAILED
+    return UNREADABLE if result.error else GRADED
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
-    parser.add_argument("notebook", help="the submitted .ipynb file")
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebook", nargs="?", help="the submitted .ipynb file")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--parts", nargs="+", choices=ALL_PARTS,
                         help="grade only these parts (default: the notebook's assignment)")
+    parser.add_argument("--self-check", action="store_true",
+                        help="grade the bundled reference solutions; exit 1 unless full marks")
+    parser.add_argument("--xla-flags", metavar="FLAGS",
+                        help=f"extra XLA flags for the grader's child process, e.g. "
+                             f"--xla_cpu_max_isa=SSE4_2 (same as setting {EXTRA_XLA_FLAGS})")
     args = parser.parse_args(argv)
+    if args.xla_flags is not None:
+        os.environ[EXTRA_XLA_FLAGS] = args.xla_flags
+    if args.self_check:
+        from autograder import self_check
+
+        status, line = self_check.run()
+        print(line)
+        return status
+    if args.notebook is None:
+        parser.error("give a notebook to grade, or --self-check")
     result = grade_notebook(args.notebook, args.parts)
     print(json.dumps(result.to_json()) if args.json else format_table(result))
-    return 2 if result.error else 0
+    return exit_status(result)
 
 
 if __name__ == "__main__":

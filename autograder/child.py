@@ -51,6 +51,8 @@ def main():
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from autograder import probes  # imports jax before the student's code runs
 
+    probes.jax.jit(lambda x: x + 1)(probes.jnp.zeros(2)).block_until_ready()  # XLA works
+    send({"up": True})  # before any student code: a failure until here is the grader's
     with open(submission_path, encoding="utf-8") as f:
         statements = json.load(f)
     drop_privileges()

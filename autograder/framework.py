@@ -4,13 +4,14 @@ pytest plugin that turns their outcomes into points."""
 import copy
 import dataclasses
 import json
+import math
 import pathlib
 import sys
 
 import numpy as np
 import pytest
 
-from autograder.student_process import StudentError, StudentTimeout
+from autograder.student_process import GraderError, StudentError, StudentTimeout
 
 
 # Probes that check a part with the grader's own versions of the parts it builds on; the child
@@ -37,20 +38,56 @@ def case(points, feedback):
     return declare
 
 
+# Every comparison's scaled error, as a fraction of its tolerance, while a check runs; the
+# plugin moves them into the check's `CaseResult.margins` (benchmarks/tolerance_margins.py).
+_margins = []
+
+
+def scaled_error(got, expected, rtol, atol):
+    """``max |got - expected| / (atol + rtol |expected|)``: at most 1 exactly when
+    ``np.allclose(got, expected, rtol, atol)``; inf for NaNs or a different structure or shape."""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return math.inf
+        return max((scaled_error(got[k], expected[k], rtol, atol) for k in expected), default=0.0)
+    try:
+        got_array = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return math.inf
+    expected_array = np.asarray(expected, dtype=np.float64)
+    if got_array.shape != expected_array.shape:
+        return math.inf
+    if got_array.size == 0:
+        return 0.0
+    error = np.abs(got_array - expected_array) / (atol + rtol * np.abs(expected_array))
+    return float(np.max(np.where(np.isnan(error), np.inf, error)))
+
+
 def assert_trees_all_close(got, expected, rtol, atol, what="the result"):
-    """Compares nested dicts/lists of numbers leaf by leaf, with shapes; raises AssertionError."""
+    """Compares nested dicts/lists of numbers leaf by leaf, with shapes; raises AssertionError.
+
+    Passes when every leaf satisfies ``|got - expected| <= atol + rtol |expected|``.
+    """
+    _check_structure(got, expected, what)
+    margin = scaled_error(got, expected, rtol, atol)
+    _margins.append(margin)
+    if not margin <= 1.0:
+        raise AssertionError(f"{what} differs from the expected value")
+
+
+def _check_structure(got, expected, what):
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
             raise AssertionError(f"{what} has the wrong structure")
         for key in expected:
-            assert_trees_all_close(got[key], expected[key], rtol, atol, f"{what}[{key!r}]")
+            _check_structure(got[key], expected[key], f"{what}[{key!r}]")
         return
-    got_array = np.asarray(got, dtype=np.float64)
-    expected_array = np.asarray(expected, dtype=np.float64)
-    if got_array.shape != expected_array.shape:
-        raise AssertionError(f"{what} has shape {got_array.shape}, expected {expected_array.shape}")
-    if not np.allclose(got_array, expected_array, rtol=rtol, atol=atol):
-        raise AssertionError(f"{what} differs from the expected value")
+    try:
+        got_shape = np.shape(np.asarray(got, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what} is not an array of numbers") from None
+    if got_shape != np.shape(expected):
+        raise AssertionError(f"{what} has shape {got_shape}, expected {np.shape(expected)}")
 
 
 @dataclasses.dataclass
@@ -61,6 +98,8 @@ class CaseResult:
     passed: bool
     feedback: str
     student_error: str | None = None
+    # Each comparison's scaled error as a fraction of its tolerance (pass: all <= 1).
+    margins: list = dataclasses.field(default_factory=list)
 
 
 class PartStudent:
@@ -75,6 +114,8 @@ class PartStudent:
         self._process, self._plugin, self._part = process, plugin, part
 
     def probe(self, name, timeout=20.0, **args):
+        if self._plugin.grader_failure is not None:
+            raise GraderError(self._plugin.grader_failure)
         if self._part in self._plugin.timed_out_parts:
             raise StudentTimeout("Skipped: an earlier check of this part ran out of time.")
         key = json.dumps([name, args], sort_keys=True)
@@ -102,6 +143,7 @@ class GradingPlugin:
         self.results = []
         self.timed_out_parts = set()
         self.answers = {}
+        self.grader_failure = None  # why the grader itself failed: no check is then believed
 
     @pytest.fixture
     def student(self, request):
@@ -114,12 +156,16 @@ class GradingPlugin:
         declared = getattr(item.function, "grading_case", None)
         if declared is None or report.when == "teardown":
             return
+        margins, _margins[:] = list(_margins), []
         if report.when == "setup" and report.passed:
             return
         student_error = None
-        if call.excinfo is not None and isinstance(call.excinfo.value, StudentError):
+        if call.excinfo is not None and isinstance(call.excinfo.value, GraderError):
+            self.grader_failure = self.grader_failure or str(call.excinfo.value)
+        elif call.excinfo is not None and isinstance(call.excinfo.value, StudentError):
             student_error = str(call.excinfo.value)
         elif call.excinfo is not None and not isinstance(call.excinfo.value, AssertionError):
             print(f"grader error in {item.nodeid}: {call.excinfo.value!r}", file=sys.stderr)
         self.results.append(CaseResult(item.module.PART, item.name, declared.points,
-                                       report.passed, declared.feedback, student_error))
+                                       report.passed, declared.feedback, student_error,
+                                       margins))

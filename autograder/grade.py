@@ -10,7 +10,7 @@ import pytest
 
 from autograder.framework import CaseResult, GradingPlugin
 from autograder.notebook import NotebookError, extract_definitions, read_notebook
-from autograder.student_process import StudentProcess
+from autograder.student_process import GraderError, StudentProcess
 
 GRADERS = pathlib.Path(__file__).parent / "graders"
 # The graded names of each notebook, in the notebook's order; one grader file each.
@@ -38,10 +38,12 @@ class GradeResult:
     parts: list
     error: str | None = None
     cases: list = dataclasses.field(default_factory=list, repr=False)  # not in the JSON
+    # The grader failed (not the student): `total` and every score are None, never a zero.
+    grader_failed: bool = dataclasses.field(default=False, repr=False)  # not in the JSON
 
     def to_json(self):
         return {field: value for field, value in dataclasses.asdict(self).items()
-                if field != "cases"}
+                if field not in ("cases", "grader_failed")}
 
     def part(self, name):
         return next(p for p in self.parts if p.name == name)
@@ -67,6 +69,8 @@ def run_graders(process, parts):
     ]
     with contextlib.redirect_stdout(io.StringIO()) as output:
         code = pytest.main(args, plugins=[plugin])
+    if plugin.grader_failure is not None:
+        raise GraderError(plugin.grader_failure)
     declared = _declared_cases(parts)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or \
             len(plugin.results) != len(declared):
@@ -146,5 +150,21 @@ def grade_notebook(path, parts=None):
                            parts=[PartResult(p, 0.0, maxima[p], str(error)) for p in parts],
                            error=str(error))
     statements, unparsed = extract_definitions(notebook)
-    case_results, load_errors = grade_statements(statements, parts)
+    try:
+        case_results, load_errors = grade_statements(statements, parts)
+    except GraderError as error:
+        return grader_failure(path, parts, error)
     return summarize(path, parts, case_results, unparsed + load_errors)
+
+
+GRADER_FAILED = "The grader failed on this machine, not the student's notebook"
+
+
+def grader_failure(path, parts, error):
+    """A result with no score at all: the grading machine is at fault, not the student."""
+    maxima = max_points(parts)
+    return GradeResult(
+        notebook=str(path), total=None, max_total=sum(maxima.values()),
+        parts=[PartResult(p, None, maxima[p], "Not graded: the grader failed.") for p in parts],
+        error=f"{GRADER_FAILED}: {error}. Run python -m autograder --self-check.",
+        grader_failed=True)

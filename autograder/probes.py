@@ -6,6 +6,7 @@ decides anything: the parent compares what they return.
 """
 
 import contextlib
+import functools
 import math
 
 import jax
@@ -56,8 +57,25 @@ def _trusted(namespace, **names):
                 namespace[name] = value
 
 
-def _f32(value):
-    return jnp.asarray(np.asarray(value, dtype=np.float32))
+def _floats(value):
+    """A float array: float32, or float64 inside a `_float64` reference probe."""
+    return jnp.asarray(np.asarray(value, dtype=jax.dtypes.canonicalize_dtype(np.float64)))
+
+
+def _float64(probe):
+    """Runs a reference probe with JAX's 64-bit mode on, so its inputs are float64.
+
+    Code that keeps the input dtype then computes in float64, where results agree across CPUs to
+    about 1e-12; float32 runs of the longer trajectories drift by up to 1e-3 between instruction
+    sets (SECURITY.md, "Across machines").
+    """
+
+    @functools.wraps(probe)
+    def run(namespace, **args):
+        with jax.enable_x64(True):
+            return probe(namespace, **args)
+
+    return run
 
 
 def _key_name(entry):
@@ -76,7 +94,7 @@ def _paths_and_leaves(tree):
 
 def build_tree(tree_spec, flat):
     """A nested dict with the spec's paths and shapes, filled from the vector ``flat``."""
-    flat = _f32(flat)
+    flat = _floats(flat)
     tree, offset = {}, 0
     for path, shape in tree_spec:
         size = math.prod(shape)
@@ -101,7 +119,7 @@ def flatten_like(tree, tree_spec):
 
 def quadratic_loss(problem):
     """``loss(p, x, y) = 1/2 v^T A v - v^T B z``: v the leaves of p, z = [x, y] flattened."""
-    A, B, tree_spec = _f32(problem["A"]), _f32(problem["B"]), problem["tree"]
+    A, B, tree_spec = _floats(problem["A"]), _floats(problem["B"]), problem["tree"]
 
     def loss(params, x, y):
         v = flatten_like(params, tree_spec)
@@ -134,7 +152,7 @@ class FixtureMLP:
 
 
 def _layers(layers):
-    return [{"kernel": _f32(kernel), "bias": _f32(bias)} for kernel, bias in layers]
+    return [{"kernel": _floats(kernel), "bias": _floats(bias)} for kernel, bias in layers]
 
 
 def fixture_mse(params, x, y):
@@ -164,7 +182,7 @@ def _scalar_function(spec):
 
 def inner_step_objective(namespace, g, alpha, xs):
     h = _student(namespace, "inner_step_objective")(_scalar_function(g), alpha)
-    values, grads = jax.jit(jax.vmap(jax.value_and_grad(lambda x: _scalar(h(x)))))(_f32(xs))
+    values, grads = jax.jit(jax.vmap(jax.value_and_grad(lambda x: _scalar(h(x)))))(_floats(xs))
     return {"values": values, "grads": grads}
 
 
@@ -195,25 +213,26 @@ def mlp_structure(namespace, features, input_shapes):
 def mlp_forward(namespace, features, leaves, x):
     model = _mlp(namespace, features)
     old_leaves, treedef = jax.tree_util.tree_flatten(_param_shapes(model))
-    new_leaves = [_f32(value).reshape(old.shape) for value, old in zip(leaves, old_leaves)]
-    return jax.jit(model.apply)(jax.tree_util.tree_unflatten(treedef, new_leaves), _f32(x))
+    new_leaves = [_floats(value).reshape(old.shape) for value, old in zip(leaves, old_leaves)]
+    return jax.jit(model.apply)(jax.tree_util.tree_unflatten(treedef, new_leaves), _floats(x))
 
 
 # ----- square_error_loss -----
 
 def square_error_loss_linear(namespace, kernel, bias, x, y):
     loss = _student(namespace, "square_error_loss")(nn.Dense(1))
-    params = {"params": {"kernel": _f32(kernel), "bias": _f32(bias)}}
-    value, grads = jax.jit(jax.value_and_grad(lambda p: _scalar(loss(p, _f32(x), _f32(y)))))(params)
-    jitted = jax.jit(loss)(params, _f32(x), _f32(y))
+    params = {"params": {"kernel": _floats(kernel), "bias": _floats(bias)}}
+    value, grads = jax.jit(jax.value_and_grad(lambda p: _scalar(loss(p, _floats(x), _floats(y)))))(params)
+    jitted = jax.jit(loss)(params, _floats(x), _floats(y))
     return {"value": value, "jit_value": jitted,
             "grad_kernel": grads["params"]["kernel"], "grad_bias": grads["params"]["bias"]}
 
 
+@_float64
 def square_error_loss_reference(namespace, layers, xs, ys):
     loss = jax.jit(_student(namespace, "square_error_loss")(FixtureMLP()))
     params = _layers(layers)
-    return [_scalar(loss(params, _f32(x), _f32(y))) for x, y in zip(xs, ys)]
+    return [_scalar(loss(params, _floats(x), _floats(y))) for x, y in zip(xs, ys)]
 
 
 # ----- adapt -----
@@ -226,7 +245,7 @@ def adapt_quadratic(namespace, problem, v0, x, y, alpha, steps):
     def run(params, x, y):
         return adapt(loss, params, x, y, alpha, steps)
 
-    return flatten_like(run(build_tree(problem["tree"], v0), _f32(x), _f32(y)), problem["tree"])
+    return flatten_like(run(build_tree(problem["tree"], v0), _floats(x), _floats(y)), problem["tree"])
 
 
 def adapt_outer_gradient(namespace, problem, v0, x_train, y_train, x_test, y_test, alpha, steps,
@@ -236,16 +255,17 @@ def adapt_outer_gradient(namespace, problem, v0, x_train, y_train, x_test, y_tes
     loss = quadratic_loss(problem)
 
     def outer(params):
-        adapted = adapt(loss, params, _f32(x_train), _f32(y_train), alpha, steps,
+        adapted = adapt(loss, params, _floats(x_train), _floats(y_train), alpha, steps,
                         first_order=first_order)
-        return loss(adapted, _f32(x_test), _f32(y_test))
+        return loss(adapted, _floats(x_test), _floats(y_test))
 
     return flatten_like(jax.jit(jax.grad(outer))(build_tree(problem["tree"], v0)), problem["tree"])
 
 
+@_float64
 def adapt_reference(namespace, layers, x, y, alpha, steps_list):
     adapt = _student(namespace, "adapt")
-    params, x, y = _layers(layers), _f32(x), _f32(y)
+    params, x, y = _layers(layers), _floats(x), _floats(y)
     return [jax.jit(lambda p: fixture_mse(adapt(fixture_mse, p, x, y, alpha, steps), x, y))(params)
             for steps in steps_list]
 
@@ -262,7 +282,7 @@ def _adaptation_loss_value_and_grad(namespace, loss, params, task, alpha, steps,
                                     tree_spec=None):
     with _trusted(namespace, adapt=trusted_adapt):
         fn = _student(namespace, "adaptation_loss")(loss, alpha, steps, first_order)
-        return _value_and_meta_grad(fn, params, [_f32(a) for a in task], tree_spec)
+        return _value_and_meta_grad(fn, params, [_floats(a) for a in task], tree_spec)
 
 
 def adaptation_loss_quadratic(namespace, problem, v0, task, alpha, steps, first_order):
@@ -271,6 +291,7 @@ def adaptation_loss_quadratic(namespace, problem, v0, task, alpha, steps, first_
                                            first_order, problem["tree"])
 
 
+@_float64
 def adaptation_loss_reference(namespace, layers, task, alpha, steps, first_order):
     return _adaptation_loss_value_and_grad(namespace, fixture_mse, _layers(layers), task, alpha,
                                            steps, first_order)
@@ -281,7 +302,7 @@ def _batched_value_and_grad(namespace, loss, params, batch, alpha, steps, first_
     with _trusted(namespace, adapt=trusted_adapt, adaptation_loss=trusted_adaptation_loss):
         fn = _student(namespace, "batched_meta_loss")(loss, alpha, steps, first_order)
         fn = jax.jit(fn) if jit else fn
-        return _value_and_meta_grad(fn, params, [_f32(a) for a in batch], tree_spec)
+        return _value_and_meta_grad(fn, params, [_floats(a) for a in batch], tree_spec)
 
 
 def batched_meta_loss_quadratic(namespace, problem, v0, batch, alpha, steps, first_order, jit=False):
@@ -290,6 +311,7 @@ def batched_meta_loss_quadratic(namespace, problem, v0, batch, alpha, steps, fir
                                    first_order, jit, problem["tree"])
 
 
+@_float64
 def batched_meta_loss_reference(namespace, layers, batch, alpha, steps, first_order):
     return _batched_value_and_grad(namespace, fixture_mse, _layers(layers), batch, alpha, steps,
                                    first_order)
@@ -309,7 +331,7 @@ def _run_steps(namespace, meta_loss, optimizer, params, batches, jit):
     opt_state = optimizer.init(params)
     losses = []
     for batch in batches:
-        params, opt_state, loss = step(params, opt_state, tuple(_f32(a) for a in batch))
+        params, opt_state, loss = step(params, opt_state, tuple(_floats(a) for a in batch))
         losses.append(_scalar(loss))
     return params, losses
 
@@ -320,6 +342,7 @@ def meta_train_step_quadratic(namespace, problem, v0, batches, optimizer, jit=Tr
     return {"losses": losses, "params": flatten_like(params, problem["tree"])}
 
 
+@_float64
 def meta_train_step_reference(namespace, layers, batches, alpha, lr):
     params, losses = _run_steps(namespace, fixture_maml_meta_loss(alpha), optax.adam(lr),
                                 _layers(layers), batches, jit=True)
@@ -330,7 +353,7 @@ def meta_train_step_reference(namespace, layers, batches, alpha, lr):
 
 def cosh_loss(problem):
     """``loss(p, x, y) = sum_j a_j cosh(v_j) - v^T B z``: its Hessian depends on where it is taken."""
-    a, B, tree_spec = _f32(problem["cosh"]), _f32(problem["B"]), problem["tree"]
+    a, B, tree_spec = _floats(problem["cosh"]), _floats(problem["B"]), problem["tree"]
 
     def loss(params, x, y):
         v = flatten_like(params, tree_spec)
@@ -352,9 +375,10 @@ def _reptile(namespace, loss, inner_lr, inner_steps, outer_lr):
 def reptile_update_quadratic(namespace, problem, v0, X, Y, inner_lr, inner_steps, outer_lr):
     with _trusted(namespace, adapt=trusted_adapt):
         run = _reptile(namespace, quadratic_loss(problem), inner_lr, inner_steps, outer_lr)
-        return flatten_like(run(build_tree(problem["tree"], v0), _f32(X), _f32(Y)), problem["tree"])
+        return flatten_like(run(build_tree(problem["tree"], v0), _floats(X), _floats(Y)), problem["tree"])
 
 
+@_float64
 def reptile_reference(namespace, layers, batches, inner_lr, inner_steps, outer_lr):
     """Reptile updates on stored batches (support and query points together); the pooled loss
     before each update and the final parameters."""
@@ -362,8 +386,8 @@ def reptile_reference(namespace, layers, batches, inner_lr, inner_steps, outer_l
         run = _reptile(namespace, fixture_mse, inner_lr, inner_steps, outer_lr)
         params, losses = _layers(layers), []
         for x_train, y_train, x_test, y_test in batches:
-            X = jnp.concatenate([_f32(x_train), _f32(x_test)], axis=1)
-            Y = jnp.concatenate([_f32(y_train), _f32(y_test)], axis=1)
+            X = jnp.concatenate([_floats(x_train), _floats(x_test)], axis=1)
+            Y = jnp.concatenate([_floats(y_train), _floats(y_test)], axis=1)
             losses.append(jnp.mean(jax.vmap(fixture_mse, in_axes=(None, 0, 0))(params, X, Y)))
             params = run(params, X, Y)
         return {"losses": losses, "params": _flat(params)}
@@ -376,9 +400,10 @@ def _imaml(namespace, loss, lam, inner_lr, inner_steps, cg_steps):
 
 def imaml_meta_gradient_toy(namespace, problem, v0, task, lam, inner_lr, inner_steps, cg_steps):
     run = jax.jit(_imaml(namespace, _toy_loss(problem), lam, inner_lr, inner_steps, cg_steps))
-    return flatten_like(run(build_tree(problem["tree"], v0), *map(_f32, task)), problem["tree"])
+    return flatten_like(run(build_tree(problem["tree"], v0), *map(_floats, task)), problem["tree"])
 
 
+@_float64
 def imaml_reference(namespace, layers, batches, lam, inner_lr, inner_steps, cg_steps, lr):
     """SGD on the mean implicit meta-gradient over each stored meta-batch (vmapped over tasks);
     the mean query loss before each update and the final parameters."""
@@ -392,7 +417,7 @@ def imaml_reference(namespace, layers, batches, lam, inner_lr, inner_steps, cg_s
 
     params, losses = _layers(layers), []
     for batch in batches:
-        batch = tuple(_f32(a) for a in batch)
+        batch = tuple(_floats(a) for a in batch)
         losses.append(jnp.mean(jax.vmap(fixture_mse, in_axes=(None, 0, 0))(params, batch[2], batch[3])))
         params = step(params, batch)
     return {"losses": losses, "params": _flat(params)}

@@ -17,6 +17,13 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # Grading compiles dozens of tiny programs and runs each once: skipping LLVM's expensive
 # optimisations cuts compile time (about 20% of grading time, BENCHMARKS.md).
 XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+# Extra XLA flags for the child, appended to XLA_FLAGS (e.g. --xla_cpu_max_isa=SSE4_2 to grade
+# as an older CPU would); `python -m autograder --xla-flags` sets it.
+EXTRA_XLA_FLAGS = "AUTOGRADER_XLA_FLAGS"
+
+
+class GraderError(Exception):
+    """The grader itself failed (its child could not start): nobody's score, never a zero."""
 
 
 class StudentError(Exception):
@@ -57,7 +64,8 @@ class StudentProcess:
         self._response_read, response_write = os.pipe()
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self._scratch,
                "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
-               "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": XLA_FLAGS}
+               "TF_CPP_MIN_LOG_LEVEL": "3",
+               "XLA_FLAGS": f"{XLA_FLAGS} {os.environ.get(EXTRA_XLA_FLAGS, '')}".strip()}
         self._log = open(os.path.join(self._scratch, "output.log"), "wb")
         command = [sys.executable, "-I", "-m", "autograder.child", submission,
                    str(request_read), str(response_write)]
@@ -69,13 +77,47 @@ class StudentProcess:
         os.close(request_read)
         os.close(response_write)
         self._buffer = b""
+        self._up = False
         self._ready = False
         self._installed = False
         self._sequence = 0
         if wait:
             self._wait_ready()
 
+    def _wait_up(self):
+        """Waits for the child's word that it runs, before any student code: until then a failure
+        is the grader's (a broken environment, bad XLA flags), never the student's."""
+        if self._up:
+            return
+        try:
+            up = self._receive(STARTUP_SECONDS, "starting")
+        except StudentTimeout:
+            reason = f"no word from it within {STARTUP_SECONDS:.0f} s"
+        except StudentError:
+            code = self._process.returncode if self._process is not None else None
+            reason = f"it ended with exit status {code}" if code is not None else "it broke off"
+        else:
+            reason = None
+        if reason is not None:
+            log = self._log_tail()
+            self.kill()
+            raise GraderError(f"the grader's own child process could not start ({reason}); "
+                              f"its output: {log or 'none'}")
+        if up.get("up") is not True:
+            self.kill()
+            raise GraderError("the grader's child process did not start properly")
+        self._up = True
+
+    def _log_tail(self, limit=600):
+        try:
+            with open(self._log.name, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return " ".join(text.split())[-limit:]
+
     def _wait_ready(self):
+        self._wait_up()
         if not self._ready:
             ready = self._receive(STARTUP_SECONDS, "loading your notebook's definitions")
             self.load_errors = ready.get("load_errors", [])
@@ -86,7 +128,8 @@ class StudentProcess:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.kill()
+                if self._up:
+                    self.kill()
                 raise StudentTimeout(f"Your code did not finish {doing} within {timeout:.0f} s.")
             readable, _, _ = select.select([self._response_read], [], [], remaining)
             if not readable:
@@ -94,7 +137,8 @@ class StudentProcess:
             chunk = os.read(self._response_read, 1 << 20)
             if not chunk:
                 code = self._process.wait()
-                self.kill()
+                if self._up:
+                    self.kill()
                 raise StudentError(f"The process running your code ended while {doing} "
                                    f"(exit status {code}).")
             self._buffer += chunk
