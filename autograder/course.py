@@ -1,6 +1,7 @@
 """Running the nbgrader course: release, submissions, autograde, feedback, export.
 
-``python -m autograder.course demo`` is the main job of this repository: it builds the release,
+``python -m autograder.course demo`` is the main job of this repository: it checks that this
+machine gives the reference solutions full marks (`autograder.self_check`), builds the release,
 submits the bundled example notebooks in ``examples/``, autogrades them with nbgrader (points from
 the out-of-process grader), writes feedback and prints the grade table.
 """
@@ -46,17 +47,35 @@ def submit(course, student, folder):
     return target
 
 
-def grade_class(course, students):
-    """Release, submit ``{student: folder of notebooks}``, autograde, feedback, export; returns the
-    export's rows (``status`` says "graded", "could not grade" or "not submitted").
+class GradingMachineError(RuntimeError):
+    """The reference solutions do not earn full marks here: grading would blame the students."""
+
+
+def check_machine():
+    """Runs the self-check (`autograder.self_check`); raises `GradingMachineError` if it fails."""
+    from autograder import self_check
+
+    status, line = self_check.run()
+    if status != self_check.PASSED:
+        raise GradingMachineError(line)
+    return line
+
+
+def grade_class(course, students, self_check=True):
+    """Self-check, release, submit ``{student: folder of notebooks}``, autograde, feedback,
+    export; returns the export's rows (``status`` says "graded", "could not grade" or "not
+    submitted"). nbgrader's autograde log is kept in ``autograde.log`` in the course root.
 
     nbgrader goes on past a notebook it cannot grade and exits 1 at the end; that student's row
     says "could not grade" and the others are graded as usual.
     """
+    if self_check:
+        print(check_machine(), file=sys.stderr)
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     for student, folder in students.items():
         submit(course, student, folder)
     autograde = nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False)
+    (pathlib.Path(course) / "autograde.log").write_text(autograde.stdout + autograde.stderr)
     if autograde.returncode not in (0, 1):
         raise RuntimeError(f"nbgrader autograde failed:\n{autograde.stderr[-4000:]}")
     nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
@@ -91,7 +110,7 @@ def demo():
     print(f"{'student':<10}" + "".join(f"{p[:12]:>13}" for p in parts) + f"{'part 1':>8}{'part 2':>8}")
     for student in students:
         if rows[student]["status"] != "graded":
-            print(f"{student:<10}  {rows[student]['status']} (see nbgrader's log)")
+            print(f"{student:<10}  {rows[student]['status']} (see autograde.log)")
             continue
         scores = part_scores(ROOT, student)
         second = part_scores(ROOT, student, "beyond_maml")
@@ -107,8 +126,13 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["demo"])
     parser.parse_args(argv)
-    demo()
+    try:
+        demo()
+    except GradingMachineError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

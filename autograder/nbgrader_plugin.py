@@ -44,7 +44,10 @@ class GradeOutOfProcess(NbGraderPreprocessor):
             path = os.path.join(scratch, f"{name}.ipynb")
             nbformat.write(nb, path)
             result = grade_notebook(path)
-        if result.error is not None:  # nbgrader records a failure: "could not grade", not zero
+        # nbgrader records a failure for this notebook ("could not grade" in the export), not a zero
+        if result.grader_failed:
+            raise RuntimeError(f"{name} was not graded: {result.error}")
+        if result.error is not None:
             raise ValueError(f"the grader could not read {name}: {result.error}")
         self.log.info("Out-of-process grade of %s: %s/%s", name, result.total, result.max_total)
         resources[RESOURCE_KEY] = {part.name: part for part in result.parts}

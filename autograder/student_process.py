@@ -69,13 +69,22 @@ class StudentProcess:
         self._log = open(os.path.join(self._scratch, "output.log"), "wb")
         command = [sys.executable, "-I", "-m", "autograder.child", submission,
                    str(request_read), str(response_write)]
-        self._process = subprocess.Popen(
-            sandbox.wrap(command, self._scratch, env), cwd=self._scratch, env=env,
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            pass_fds=(request_read, response_write), start_new_session=True,
-        )
-        os.close(request_read)
-        os.close(response_write)
+        try:
+            self._process = subprocess.Popen(
+                sandbox.wrap(command, self._scratch, env), cwd=self._scratch, env=env,
+                stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                pass_fds=(request_read, response_write), start_new_session=True,
+            )
+        except OSError as error:  # no interpreter, no bubblewrap: the grader's fault
+            for fd in (self._request_write, self._response_read):
+                os.close(fd)
+            self._log.close()
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+            raise GraderError(f"the grader's own child process could not start ({error})") from None
+        finally:
+            os.close(request_read)
+            os.close(response_write)
         self._buffer = b""
         self._up = False
         self._ready = False

@@ -9,6 +9,12 @@ class Variant:
     cells: dict  # grade_id -> cell source
     part: str | None = None  # for wrong code: the part that must lose points
     notebook: str = "maml"  # the assignment notebook the cells belong to
+    xla_flags: str | None = None  # extra XLA flags for the grader's child (another CPU's maths)
+
+    def on_isa(self, isa):
+        """This variant graded as a CPU limited to ``isa`` (AVX2, SSE4_2) would grade it."""
+        return dataclasses.replace(self, name=f"{self.name}@{isa}",
+                                   xla_flags=f"--xla_cpu_max_isa={isa}")
 
 
 def wrong(name, part, code, notebook="maml"):
@@ -18,6 +24,9 @@ def wrong(name, part, code, notebook="maml"):
 def beyond(name, part, code):
     return wrong(name, part, code, notebook="beyond_maml")
 
+
+# The instructor's solutions of both notebooks, as variants (no cell changed).
+SOLUTIONS = [Variant("solution", {}), Variant("solution_part_2", {}, notebook="beyond_maml")]
 
 WRONG = [
     wrong("inner_step_first_order", "inner_step_objective", '''
@@ -365,12 +374,15 @@ IMAML_TEMPLATE = IMAML_HEAD + """    tree_map = jax.tree_util.tree_map
 CORRECT_IMAML = dict(PROX="lam / 2", AT="phi", SYSTEM="a + b / lam", START="None", RESULT="solution")
 
 
-def imaml(name, **change):
-    pieces = {**CORRECT_IMAML, **change}
+def imaml_code(**change):
     code = IMAML_TEMPLATE
-    for key, value in pieces.items():
+    for key, value in {**CORRECT_IMAML, **change}.items():
         code = code.replace(key, value)
-    return beyond(name, "imaml_meta_gradient", code)
+    return code
+
+
+def imaml(name, **change):
+    return beyond(name, "imaml_meta_gradient", imaml_code(**change))
 
 
 BEYOND_WRONG = [
@@ -455,8 +467,52 @@ BEYOND_ALTERNATIVES = [
     return x
 """}, notebook="beyond_maml"),
 ]
+# Correct code that computes in float32 on purpose, although the reference runs pass float64:
+# the tolerances must hold for float32 arithmetic on any CPU too.
+TO_FLOAT32 = "jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), {})"
+FLOAT32_ALTERNATIVES = [
+    Variant("computes_in_float32", {
+        "square_error_loss": f'''
+def square_error_loss(model):
+    def loss(params, x, y):
+        params, x, y = {TO_FLOAT32.format("(params, x, y)")}
+        return jnp.mean((model.apply(params, x) - y) ** 2)
+    return loss
+''',
+        "adapt": f'''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    params, x, y = {TO_FLOAT32.format("(params, x, y)")}
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        params = jax.tree_util.tree_map(lambda p, g: p - jnp.float32(alpha) * g, params, grads)
+    return params
+''',
+        "make_meta_train_step": f'''
+def make_meta_train_step(meta_loss, optimizer):
+    def step(params, opt_state, batch):
+        params, opt_state, batch = {TO_FLOAT32.format("(params, opt_state, batch)")}
+        loss, grads = jax.value_and_grad(meta_loss)(params, *batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+    return step
+'''}),
+    Variant("computes_in_float32_part_2", {
+        "reptile_update": REPTILE_HEAD + f"""
+    params, X, Y = {TO_FLOAT32.format("(params, X, Y)")}
+    adapted = jax.vmap(lambda x, y: adapt(loss, params, x, y, inner_lr, inner_steps))(X, Y)
+    return jax.tree_util.tree_map(lambda p, phi: p + outer_lr * (jnp.mean(phi, axis=0) - p),
+                                  params, adapted)
+""",
+        "imaml_meta_gradient": imaml_code().replace(
+            "    tree_map = jax.tree_util.tree_map\n",
+            "    tree_map = jax.tree_util.tree_map\n    params, x_train, y_train, x_test, y_test = "
+            + TO_FLOAT32.format("(params, x_train, y_train, x_test, y_test)") + "\n")},
+            notebook="beyond_maml"),
+]
 WRONG += BEYOND_WRONG
-ALTERNATIVES += BEYOND_ALTERNATIVES
+ALTERNATIVES += BEYOND_ALTERNATIVES + FLOAT32_ALTERNATIVES
 BROKEN += [
     beyond("imaml_meta_gradient_hangs", "imaml_meta_gradient", IMAML_HEAD + """    while True:
         pass

@@ -139,8 +139,30 @@ if __name__ == "__main__":
 
 
 def grade_submission(variant, folder):
-    """Writes ``variant``'s submission into ``folder`` and grades it (run in a worker process)."""
-    from autograder.grade import grade_notebook
+    """Writes ``variant``'s submission into ``folder`` and grades it, with the variant's extra XLA
+    flags for the grader's child (run in a worker process)."""
+    import os
 
-    return grade_notebook(write(submission(variant.cells, notebook=variant.notebook),
-                                folder / f"{variant.notebook}.ipynb"))
+    from autograder.grade import grade_notebook
+    from autograder.student_process import EXTRA_XLA_FLAGS
+
+    path = write(submission(variant.cells, notebook=variant.notebook),
+                 pathlib.Path(folder) / f"{variant.notebook}.ipynb")
+    os.environ.pop(EXTRA_XLA_FLAGS, None)
+    if variant.xla_flags:
+        os.environ[EXTRA_XLA_FLAGS] = variant.xla_flags
+    try:
+        return grade_notebook(path)
+    finally:
+        os.environ.pop(EXTRA_XLA_FLAGS, None)
+
+
+def assert_costs_only_its_part(result, variant):
+    """``variant``'s bug cost points in its own part, with feedback, and nowhere else."""
+    assert result.error is None
+    for part in result.parts:
+        if part.name == variant.part:
+            assert part.score < part.max, f"{variant.name} kept full marks in {part.name}"
+            assert part.feedback != "All checks passed."
+        else:
+            assert part.score == part.max, f"{variant.name} lost points in {part.name}: {part.feedback}"

@@ -60,3 +60,53 @@ def test_report_says_loudly_when_grading_was_not_sandboxed(monkeypatch):
     assert cli.UNSANDBOXED not in cli.format_table(result)
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
     assert cli.format_table(result).splitlines()[-1] == cli.UNSANDBOXED
+
+
+def test_a_child_that_cannot_start_is_the_graders_failure_not_a_zero(tmp_path):
+    """Bad XLA flags kill the grader's child before any student code runs: exit 3 (not 0, not 2),
+    no score at all, and an error that blames the grader, not the student."""
+    path = submissions.write(submissions.submission(), tmp_path / "maml.ipynb")
+    completed = run_cli(path, "--json", "--xla-flags=--xla_no_such_flag")
+    assert completed.returncode == 3, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["total"] is None and result["max_total"] == 20
+    assert all(p["score"] is None for p in result["parts"])
+    assert result["error"].startswith("The grader failed on this machine, not the student's notebook")
+    assert "xla_no_such_flag" in result["error"]
+    table = run_cli(path, "--xla-flags=--xla_no_such_flag")
+    assert table.returncode == 3 and "-/20" in table.stdout.splitlines()[0]
+
+
+def test_a_missing_interpreter_is_the_graders_failure(tmp_path, monkeypatch):
+    """When the child's interpreter is gone (a moved or broken venv), grading reports the
+    grader's failure with no score, in process as on the command line."""
+    from autograder.grade import grade_notebook
+
+    path = submissions.write(submissions.submission(), tmp_path / "maml.ipynb")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "moved-venv" / "python"))
+    result = grade_notebook(path)
+    assert result.grader_failed and result.total is None
+    assert "could not start" in result.error
+
+
+def test_self_check_passes_here_in_one_line():
+    """--self-check grades the reference solutions and says so in one line, exit 0."""
+    completed = run_cli("--self-check")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stdout.count("\n") == 1
+    assert completed.stdout.startswith("self-check passed") and "20/20" in completed.stdout
+
+
+def test_self_check_fails_when_the_reference_loses_points(tmp_path):
+    """A reference that does not earn full marks makes the self-check fail (exit 1), naming the
+    part; a grader that cannot start makes it exit 3."""
+    from bank import WRONG
+
+    from autograder import self_check
+
+    bug = next(v for v in WRONG if v.name == "adapt_gradient_ascent")
+    path = submissions.write(submissions.submission(bug.cells), tmp_path / "maml.ipynb")
+    status, line = self_check.run([path])
+    assert status == self_check.FAILED and "adapt (" in line and "FAILED" in line
+    completed = run_cli("--self-check", "--xla-flags=--xla_no_such_flag")
+    assert completed.returncode == 3 and "FAILED" in completed.stdout

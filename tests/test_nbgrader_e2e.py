@@ -148,3 +148,29 @@ def test_the_attacks_succeed_outside_the_sandbox(graded_class, tmp_path):
                          text=True, check=True)
     for attack in submissions.ATTACK_NAMES:
         assert f"attack: {attack}: succeeded" in ran.stdout
+
+
+def test_the_log_has_no_kernel_notices(graded_class):
+    """nbgrader's autograde log names the ungradable upload, and the sandboxed kernels print no
+    "Ctrl-C will not work" notice into it."""
+    root, _ = graded_class
+    log = (root / "autograde.log").read_text()
+    assert "trent" in log
+    assert "Ctrl-C" not in log and "--existing" not in log
+
+
+def test_a_grader_that_cannot_start_grades_nobody(tmp_path, monkeypatch):
+    """With the grader's child unable to start (bad XLA flags), class grading stops at the
+    self-check; without the self-check, nbgrader records "could not grade" with no score (never
+    a zero) and its log blames the grader."""
+    monkeypatch.setenv("AUTOGRADER_XLA_FLAGS", "--xla_no_such_flag")
+    root = course.copy_course(tmp_path / "course")
+    students = {"alice": course.EXAMPLES / "alice"}
+    with pytest.raises(course.GradingMachineError, match="self-check FAILED"):
+        course.grade_class(root, students)
+    assert not (root / "submitted").exists()
+    rows = {row["student_id"]: row for row in course.grade_class(root, students, self_check=False)}
+    assert rows["alice"]["status"] == "could not grade"
+    assert rows["alice"]["raw_score"] == rows["alice"]["score"] == ""
+    assert "The grader failed on this machine, not the student's notebook" in (
+        root / "autograde.log").read_text()

@@ -17,8 +17,14 @@ from autograder.framework import assert_trees_all_close, case
 PART = "imaml_meta_gradient"
 K = 3
 # float32 CG on 7x7 systems with condition number <= 5: agrees with float64 to about 1e-5.
+# Measured (benchmarks/tolerance_margins.py, BENCHMARKS.md): correct code, float32 included, on
+# AVX-512, AVX2, SSE4.2 and one thread stays within 0.03 of this tolerance on the closed forms;
+# the nearest wrong implementation is 2.8x it (differentiating through the inner loop).
 RTOL, ATOL = 1e-3, 1e-4
-REFERENCE = dict(lam=2.0, inner_lr=0.05, inner_steps=5, cg_steps=5, lr=0.01)
+# The reference run's proximal term is strong enough (lam = 10) that I + H/lam is well conditioned
+# at the reference initialisation: float32 CG then agrees with float64 to about 1e-7, where at
+# lam = 2 it drifted by 1e-3 between instruction sets (6x the tolerance for float32 code).
+REFERENCE = dict(lam=10.0, inner_lr=0.05, inner_steps=5, cg_steps=5, lr=0.01)
 
 
 def imaml_case(student, problem, seed, lam, inner_lr, inner_steps, cg_steps):
