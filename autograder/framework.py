@@ -63,31 +63,69 @@ def scaled_error(got, expected, rtol, atol):
     return float(np.max(np.where(np.isnan(error), np.inf, error)))
 
 
-def assert_trees_all_close(got, expected, rtol, atol, what="the result"):
-    """Compares nested dicts/lists of numbers leaf by leaf, with shapes; raises AssertionError.
+class Mismatch(AssertionError):
+    """A comparison failed; its message is evidence a student may see (values, not test code)."""
 
-    Passes when every leaf satisfies ``|got - expected| <= atol + rtol |expected|``.
+
+def assert_trees_all_close(got, expected, rtol, atol, what="the result", case=None,
+                           relative=False):
+    """Compares nested dicts/lists of numbers leaf by leaf, with shapes; raises `Mismatch`.
+
+    Passes when every leaf satisfies ``|got - expected| <= atol + rtol |expected|``. The message
+    gives the worst value beside the expected one (``case`` describes the inputs, when they may be
+    shown), or with ``relative=True`` (reference runs) only the relative error.
     """
     _check_structure(got, expected, what)
     margin = scaled_error(got, expected, rtol, atol)
     _margins.append(margin)
-    if not margin <= 1.0:
-        raise AssertionError(f"{what} differs from the expected value")
+    if margin <= 1.0:
+        return
+    label, got_value, want_value, index = _worst_leaf(got, expected, rtol, atol, what)
+    where = f"{label}{'' if index is None else f' (element {index})'}"
+    if relative:
+        error = abs(got_value - want_value) / max(abs(want_value), atol / rtol)
+        evidence = f"relative error {error:.2g} in {where} (tolerance {rtol:g})"
+    else:
+        evidence = f"{where}: got {got_value:.6g}, expected {want_value:.6g}"
+    raise Mismatch(f"{evidence}{f' for {case}' if case else ''}.")
+
+
+def _leaves(tree, label):
+    if isinstance(tree, dict):
+        for key in tree:
+            yield from _leaves(tree[key], f"{label}[{key!r}]")
+    else:
+        yield label, np.asarray(tree, dtype=np.float64)
+
+
+def _worst_leaf(got, expected, rtol, atol, what):
+    """``(label, got, expected, flat index or None)`` of the element furthest out of tolerance."""
+    worst = None
+    for (label, want), (_, have) in zip(_leaves(expected, what), _leaves(got, what)):
+        if want.size == 0:
+            continue
+        error = np.abs(have - want) / (atol + rtol * np.abs(want))
+        error = np.where(np.isnan(error), np.inf, error).ravel()
+        index = int(np.argmax(error))
+        if worst is None or error[index] > worst[0]:
+            worst = (error[index], label, float(have.ravel()[index]), float(want.ravel()[index]),
+                     index if want.size > 1 else None)
+    return worst[1:]
 
 
 def _check_structure(got, expected, what):
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
-            raise AssertionError(f"{what} has the wrong structure")
+            raise Mismatch(f"{what} has the wrong structure.")
         for key in expected:
             _check_structure(got[key], expected[key], f"{what}[{key!r}]")
         return
     try:
         got_shape = np.shape(np.asarray(got, dtype=np.float64))
     except (TypeError, ValueError):
-        raise AssertionError(f"{what} is not an array of numbers") from None
+        raise Mismatch(f"{what} is not an array of numbers.") from None
     if got_shape != np.shape(expected):
-        raise AssertionError(f"{what} has shape {got_shape}, expected {np.shape(expected)}")
+        raise Mismatch(f"{what} has shape {got_shape}, expected {np.shape(expected)}.")
 
 
 @dataclasses.dataclass
@@ -100,6 +138,7 @@ class CaseResult:
     student_error: str | None = None
     # Each comparison's scaled error as a fraction of its tolerance (pass: all <= 1).
     margins: list = dataclasses.field(default_factory=list)
+    evidence: str | None = None  # a failed comparison's values, for the student (`Mismatch`)
 
 
 class PartStudent:
@@ -160,6 +199,9 @@ class GradingPlugin:
         if report.when == "setup" and report.passed:
             return
         student_error = None
+        evidence = None
+        if call.excinfo is not None and isinstance(call.excinfo.value, Mismatch):
+            evidence = str(call.excinfo.value)
         if call.excinfo is not None and isinstance(call.excinfo.value, GraderError):
             self.grader_failure = self.grader_failure or str(call.excinfo.value)
         elif call.excinfo is not None and isinstance(call.excinfo.value, StudentError):
@@ -168,4 +210,4 @@ class GradingPlugin:
             print(f"grader error in {item.nodeid}: {call.excinfo.value!r}", file=sys.stderr)
         self.results.append(CaseResult(item.module.PART, item.name, declared.points,
                                        report.passed, declared.feedback, student_error,
-                                       margins))
+                                       margins, evidence))

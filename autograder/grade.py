@@ -78,29 +78,41 @@ def run_graders(process, parts):
     return plugin.results
 
 
-def _part_feedback(cases, load_errors):
-    """One message per distinct problem: failed checks' messages, then what the code raised."""
+FEEDBACK_CHARACTERS = 400  # a part's feedback stays short enough to read at a glance
+
+
+def _case_message(case):
+    """What one failed check tells the student: its declared advice with the evidence, or what
+    their code did (raised, hung, missing)."""
+    error = case.student_error
+    if error is None:
+        return f"{case.feedback} Evidence: {case.evidence}" if case.evidence else case.feedback
+    if error.startswith("NotImplementedError"):
+        return "Not implemented yet."
+    if error.startswith("MissingName: "):
+        return error.removeprefix("MissingName: ") + "."
+    if error.startswith(("Your code", "Skipped", "The process")):
+        return error
+    return f"Your code raised {error}"
+
+
+def _part_feedback(part, cases, load_errors):
+    """The most likely cause first: the first failed check (checks run from the most specific,
+    closed forms on tiny inputs, to the least, reference runs) in full, then one short line
+    for the rest."""
     failed = [c for c in cases if not c.passed]
     if not failed:
         return "All checks passed."
-    messages = []
-    for c in failed:
-        if c.student_error is None:
-            message = c.feedback
-        elif c.student_error.startswith("NotImplementedError"):
-            message = "Not implemented yet."
-        elif c.student_error.startswith("MissingName: "):
-            message = c.student_error.removeprefix("MissingName: ") + "."
-        elif c.student_error.startswith(("Your code", "Skipped", "The process")):
-            message = c.student_error
-        else:
-            message = f"Your code raised {c.student_error}"
-        if message not in messages:
-            messages.append(message)
+    lead = _case_message(failed[0])
+    others = [c for c in failed[1:] if _case_message(c) != lead]
+    text = f"{part}: {lead}"
+    if others:
+        text += (f" ({len(others)} more check{'s' if len(others) > 1 else ''} of {part} failed;"
+                 " fix this one first.)")
     relevant = [e for e in load_errors if "NameError" not in e]  # others are side effects
     if relevant and any(c.student_error and "is not defined" in c.student_error for c in failed):
-        messages.append("Some of your notebook's code could not run: " + "; ".join(relevant[:3]) + ".")
-    return " ".join(messages)
+        text += " Some of your notebook's code could not run: " + "; ".join(relevant[:2]) + "."
+    return text if len(text) <= FEEDBACK_CHARACTERS else text[:FEEDBACK_CHARACTERS - 3] + "..."
 
 
 def summarize(notebook, parts, case_results, load_errors=()):
@@ -110,7 +122,7 @@ def summarize(notebook, parts, case_results, load_errors=()):
         part_results.append(PartResult(
             name=part, score=round(sum(c.points for c in cases if c.passed), 6),
             max=round(sum(c.points for c in cases), 6),
-            feedback=_part_feedback(cases, list(load_errors))))
+            feedback=_part_feedback(part, cases, list(load_errors))))
     return GradeResult(notebook=str(notebook), total=round(sum(p.score for p in part_results), 6),
                        max_total=round(sum(p.max for p in part_results), 6), parts=part_results,
                        cases=list(case_results))
