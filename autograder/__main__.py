@@ -11,7 +11,7 @@ import os
 import sys
 
 from autograder import sandbox
-from autograder.grade import ALL_PARTS, grade_notebook
+from autograder.grade import ALL_PARTS, grade_notebook, manual_points
 from autograder.student_process import EXTRA_XLA_FLAGS
 
 UNSANDBOXED = ("WARNING: graded WITHOUT the bubblewrap sandbox (not installed or no namespaces): "
@@ -27,7 +27,9 @@ def _score(value):
 def format_table(result):
     rows = [(p.name, f"{_score(p.score)}/{p.max:g}", p.feedback) for p in result.parts]
     width = max([len(r[0]) for r in rows] + [4])
-    lines = [f"{result.notebook}: {_score(result.total)}/{result.max_total:g}"]
+    by_hand = manual_points([p.name for p in result.parts])
+    lines = [f"{result.notebook}: {_score(result.total)}/{result.max_total:g} autograded"
+             + (f"; {by_hand:g} more points are graded by hand" if by_hand else "")]
     if result.error:
         lines.append(f"error: {result.error}")
     lines += [f"  {name:<{width}}  {score:>7}  {feedback}" for name, score, feedback in rows]
@@ -47,14 +49,24 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebook", nargs="?", help="the submitted .ipynb file")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--parts", nargs="+", choices=ALL_PARTS,
-                        help="grade only these parts (default: the notebook's assignment)")
+    parser.add_argument("--parts", nargs="+", metavar="PART",
+                        help=f"grade only these parts, before or after the notebook "
+                             f"(default: the notebook's assignment): {', '.join(ALL_PARTS)}")
     parser.add_argument("--self-check", action="store_true",
                         help="grade the bundled reference solutions; exit 1 unless full marks")
     parser.add_argument("--xla-flags", metavar="FLAGS",
                         help=f"extra XLA flags for the grader's child process, e.g. "
                              f"--xla_cpu_max_isa=SSE4_2 (same as setting {EXTRA_XLA_FLAGS})")
     args = parser.parse_args(argv)
+    if args.parts:  # "--parts adapt MLP notebook.ipynb" also takes the notebook: give it back
+        unknown = [p for p in args.parts if p not in ALL_PARTS]
+        if len(unknown) == 1 and args.notebook is None and not args.self_check:
+            args.notebook = unknown[0]
+            args.parts.remove(unknown[0])
+            unknown = []
+        if unknown or not args.parts:
+            parser.error(f"unknown part(s) {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(ALL_PARTS)}")
     if args.xla_flags is not None:
         os.environ[EXTRA_XLA_FLAGS] = args.xla_flags
     if args.self_check:

@@ -9,7 +9,8 @@ import pathlib
 import pytest
 
 from autograder.framework import CaseResult, GradingPlugin
-from autograder.notebook import NotebookError, extract_definitions, read_notebook
+from autograder.notebook import (NotebookError, defined_names, extract_definitions,
+                                 read_notebook)
 from autograder.student_process import GraderError, StudentProcess
 
 GRADERS = pathlib.Path(__file__).parent / "graders"
@@ -20,6 +21,15 @@ ASSIGNMENT_PARTS = {
     "beyond_maml": ["reptile_update", "imaml_meta_gradient"],
 }
 ALL_PARTS = [part for parts in ASSIGNMENT_PARTS.values() for part in parts]
+# Points of each notebook's written answers, graded by hand in nbgrader's formgrader (the
+# source notebooks' manually graded cells; tests/test_release.py checks they agree).
+MANUAL_POINTS = {"maml": 6.0, "beyond_maml": 4.0}
+
+
+def manual_points(parts):
+    """Hand-graded points of the notebook whose autograded parts are ``parts`` (0 for a subset)."""
+    return next((MANUAL_POINTS[name] for name, own in ASSIGNMENT_PARTS.items()
+                 if list(parts) == own), 0.0)
 
 
 @dataclasses.dataclass
@@ -54,8 +64,42 @@ def grader_file(part):
 
 
 def parts_for(path):
-    """The parts of the notebook at ``path``: its assignment's, by file name, else MAML's."""
+    """The parts of the notebook at ``path`` by its file name, else MAML's (for files that
+    cannot be read, so have no content to go by)."""
     return ASSIGNMENT_PARTS.get(pathlib.Path(path).stem, ASSIGNMENT_PARTS["maml"])
+
+
+def assignment_of(notebook, path):
+    """Which assignment notebook this is, by its content, so that a renamed download
+    (``beyond_maml (1).ipynb``) is graded as what it is: the nbgrader ``grade_id``s of its cells,
+    else the graded names its code defines, else its file name.
+
+    Raises:
+      NotebookError: none of these identifies one of the assignment's notebooks.
+    """
+    def best(found):
+        counts = {name: len(found & {*parts, *(f"test_{p}" for p in parts)})
+                  for name, parts in ASSIGNMENT_PARTS.items()}
+        top = max(counts.values())
+        winners = [name for name, count in counts.items() if count == top]
+        return winners[0] if top and len(winners) == 1 else None
+
+    grade_ids = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                 for cell in notebook["cells"] if isinstance(cell, dict)}
+    by_ids = best(grade_ids)
+    if by_ids:
+        return by_ids
+    defined = defined_names(notebook)
+    # Part 2 asks for part 1's functions to be pasted in, so its own names decide.
+    if defined & set(ASSIGNMENT_PARTS["beyond_maml"]):
+        return "beyond_maml"
+    if defined & set(ASSIGNMENT_PARTS["maml"]):
+        return "maml"
+    stem = pathlib.Path(path).stem
+    if stem in ASSIGNMENT_PARTS:
+        return stem
+    raise NotebookError("This notebook is not one of the assignment's (maml.ipynb, "
+                        "beyond_maml.ipynb): it has none of their graded cells or functions.")
 
 
 def run_graders(process, parts):
@@ -105,7 +149,7 @@ def _part_feedback(part, cases, load_errors):
         return "All checks passed."
     lead = _case_message(failed[0])
     others = [c for c in failed[1:] if _case_message(c) != lead]
-    text = f"{part}: {lead}"
+    text = lead if part in lead else f"{part}: {lead}"  # names its part
     if others:
         text += (f" ({len(others)} more check{'s' if len(others) > 1 else ''} of {part} failed;"
                  " fix this one first.)")
@@ -152,11 +196,13 @@ def grade_statements(statements, parts):
 
 
 def grade_notebook(path, parts=None):
-    """Grades the notebook at ``path``; never raises for anything in the notebook."""
-    parts = parts or parts_for(path)
+    """Grades the notebook at ``path`` as the assignment notebook its content says it is (or
+    only ``parts``); never raises for anything in the notebook."""
     try:
         notebook = read_notebook(path)
+        parts = parts or ASSIGNMENT_PARTS[assignment_of(notebook, path)]
     except NotebookError as error:
+        parts = parts or parts_for(path)
         maxima = max_points(parts)
         return GradeResult(notebook=str(path), total=0.0, max_total=sum(maxima.values()),
                            parts=[PartResult(p, 0.0, maxima[p], str(error)) for p in parts],

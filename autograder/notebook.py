@@ -103,3 +103,16 @@ def extract_definitions(notebook):
         statements.extend(Statement(index, ast.unparse(node))
                           for node in tree.body if _is_definition(node))
     return statements, unparsed
+
+
+def defined_names(notebook):
+    """The names of the functions and classes defined at the top level of the code cells."""
+    names = set()
+    for _, source in code_cells(notebook):
+        try:
+            tree = ast.parse(_to_python(source))
+        except (SyntaxError, ValueError):
+            continue
+        names.update(node.name for node in tree.body
+                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+    return names

@@ -45,7 +45,7 @@ def test_table_output_for_people():
     completed = run_cli(submissions.RELEASE)
     assert completed.returncode == 0
     lines = completed.stdout.splitlines()
-    assert lines[0].endswith(": 0/20")
+    assert lines[0].endswith(": 0/20 autograded; 6 more points are graded by hand")
     assert [line.split()[0] for line in lines[1:]] == submissions.GRADED_NAMES
 
 
@@ -110,3 +110,37 @@ def test_self_check_fails_when_the_reference_loses_points(tmp_path):
     assert status == self_check.FAILED and "adapt (" in line and "FAILED" in line
     completed = run_cli("--self-check", "--xla-flags=--xla_no_such_flag")
     assert completed.returncode == 3 and "FAILED" in completed.stdout
+
+
+def test_parts_before_or_after_the_notebook(tmp_path):
+    """--parts works before and after the path, and an unknown part is a usage error."""
+    path = submissions.write(submissions.submission(), tmp_path / "maml.ipynb")
+    for args in (["--parts", "adapt", "MLP", path, "--json"], [path, "--parts", "adapt", "MLP", "--json"]):
+        completed = run_cli(*args)
+        assert completed.returncode == 0, completed.stderr
+        result = json.loads(completed.stdout)
+        assert sorted(p["name"] for p in result["parts"]) == ["MLP", "adapt"]
+        assert result["total"] == 7.0
+    completed = run_cli("--parts", "adapt", "nonsense", path)
+    assert completed.returncode == 2 and "unknown part(s) nonsense" in completed.stderr
+
+
+def test_a_renamed_download_is_graded_by_its_content(tmp_path):
+    """Part 2 saved as "beyond_maml (1).ipynb", or with its metadata stripped and another name,
+    is graded as part 2; an unrelated notebook is a clear error (exit 2)."""
+    part_2 = submissions.submission(notebook="beyond_maml")
+    renamed = submissions.write(part_2, tmp_path / "beyond_maml (1).ipynb")
+    for cell in part_2["cells"]:
+        cell["metadata"] = {}
+    stripped = submissions.write(part_2, tmp_path / "maml.ipynb")  # named like part 1
+    for path in (renamed, stripped):
+        completed = run_cli(path, "--json")
+        result = json.loads(completed.stdout)
+        assert [p["name"] for p in result["parts"]] == ["reptile_update", "imaml_meta_gradient"]
+        assert (completed.returncode, result["total"]) == (0, 10.0), result
+    unrelated = submissions.write({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "source": "def f():\n    return 1\n",
+         "outputs": [], "execution_count": None}]}, tmp_path / "homework.ipynb")
+    completed = run_cli(unrelated, "--json")
+    assert completed.returncode == 2
+    assert "not one of the assignment's" in json.loads(completed.stdout)["error"]

@@ -67,3 +67,4 @@ def test_deleted_and_markdown_cells_cost_only_their_parts(tmp_path):
     result = grade_notebook(submissions.write(notebook, tmp_path / "maml.ipynb"))
     assert {p.name: p.score for p in result.parts if p.score < p.max} == {"adapt": 0, "MLP": 0}
     assert result.part("adapt").feedback == "`adapt` is not defined in your notebook."
+    assert result.part("MLP").feedback == "`MLP` is not defined in your notebook."

@@ -7,7 +7,7 @@ import pytest
 import submissions
 
 from autograder import course
-from autograder.grade import ASSIGNMENT_PARTS, grade_notebook
+from autograder.grade import ASSIGNMENT_PARTS, MANUAL_POINTS, grade_notebook
 
 VOLATILE_METADATA = ("execution",)  # per-cell timing that nbgrader may add
 
@@ -79,4 +79,14 @@ def test_blank_release_scores_zero_without_crashing(name):
     assert result.error is None
     assert result.max_total == {"maml": 20, "beyond_maml": 10}[name]
     assert [(p.name, p.score) for p in result.parts] == [(part, 0.0) for part in ASSIGNMENT_PARTS[name]]
-    assert all(p.feedback == "Not implemented yet." for p in result.parts)
+    assert all(p.feedback == f"{p.name}: Not implemented yet." for p in result.parts)
+
+
+@pytest.mark.parametrize("name", submissions.NOTEBOOKS)
+def test_hand_graded_points_match_the_notebook(name):
+    """The CLI's "more points are graded by hand" is the sum of the notebook's manual cells."""
+    cells = submissions.load(submissions.source_path(name))["cells"]
+    manual = sum(float(c["metadata"]["nbgrader"].get("points", 0)) for c in cells
+                 if c["metadata"].get("nbgrader", {}).get("grade")
+                 and c["metadata"]["nbgrader"].get("solution"))
+    assert manual == MANUAL_POINTS[name] > 0
