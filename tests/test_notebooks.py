@@ -3,6 +3,7 @@
 import filecmp
 import json
 import os
+import re
 
 import nbformat
 import pytest
@@ -80,3 +81,29 @@ def test_published_helpers_match_source():
     comparison = filecmp.dircmp(SOLUTIONS / "maml_helpers",
                                 submissions.SOURCE.parent / "maml_helpers", ignore=["__pycache__"])
     assert not (comparison.diff_files or comparison.left_only or comparison.right_only)
+
+
+def test_pasting_part_1_as_told_runs_in_part_2():
+    """Part 2's setup, then its paste cell filled with the student's part-1 cells exactly as the
+    paste cell lists them (signatures and docstrings included), runs without error in a kernel."""
+    release = nbformat.read(submissions.release_path("beyond_maml"), as_version=4)
+    setup = next(c for c in release.cells if submissions.grade_id(c) == "setup")
+    paste = next(c for c in release.cells if submissions.grade_id(c) == "part1_definitions")
+    named = paste.source.split("from part 1")[0]
+    student = {submissions.grade_id(c): submissions.cell_source(c)
+               for c in submissions.submission()["cells"]}
+    listed = [name for name in submissions.GRADED_NAMES if re.search(rf"\b{name}\b", named)]
+    assert set(listed) >= {"MLP", "square_error_loss", "adapt", "adaptation_loss",
+                           "batched_meta_loss", "make_meta_train_step"}, named
+    pasted = nbformat.v4.new_code_cell("\n\n".join(student[name] for name in listed) + (
+        "\nparams = MLP().init(jax.random.PRNGKey(0), jnp.zeros((10, 1)))\n"
+        "step = make_meta_train_step(batched_meta_loss(square_error_loss(MLP()), 0.01), optax.sgd(0.1))\n"
+        "batch = sample_meta_batch(jax.random.PRNGKey(1))\n"
+        "state = optax.sgd(0.1).init(params)\n"
+        "print('meta-loss', float(jax.jit(step)(params, state, batch)[2]))\n"))
+    notebook = nbformat.v4.new_notebook(cells=[setup, pasted])
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(submissions.release_path("beyond_maml").parent)}}
+                   ).execute()
+    assert not [o for o in outputs(notebook) if o["output_type"] == "error"]
+    assert "meta-loss" in "".join("".join(o.get("text", "")) for o in outputs(notebook))

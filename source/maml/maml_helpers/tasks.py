@@ -31,11 +31,13 @@ def sample_points(key, amplitude, phase, num_points, tasks=SinusoidConfig()):
     return x, sinusoid(x, amplitude[:, None, None], phase[:, None, None])
 
 
-def sample_meta_batch(key, config=MAMLConfig(), meta_batch_size=None, k_shot=None):
+def sample_meta_batch(key, config=MAMLConfig(), meta_batch_size=None, k_shot=None,
+                      with_tasks=False):
     """A meta-batch ``(X_train, Y_train, X_test, Y_test)``, each of shape ``(T, K, 1)``.
 
     Each task gets K support points (train split, used to adapt) and K separate query points
-    (test split, used to score the adapted model), as in the paper.
+    (test split, used to score the adapted model), as in the paper. With ``with_tasks=True``
+    returns ``(batch, (amplitude, phase))``, the tasks' parameters too (for plots).
     """
     meta_batch_size = meta_batch_size or config.meta_batch_size
     k_shot = k_shot or config.k_shot
@@ -43,4 +45,5 @@ def sample_meta_batch(key, config=MAMLConfig(), meta_batch_size=None, k_shot=Non
     amplitude, phase = sample_sinusoid_tasks(task_key, meta_batch_size, config.tasks)
     x_train, y_train = sample_points(train_key, amplitude, phase, k_shot, config.tasks)
     x_test, y_test = sample_points(test_key, amplitude, phase, k_shot, config.tasks)
-    return x_train, y_train, x_test, y_test
+    batch = (x_train, y_train, x_test, y_test)
+    return (batch, (amplitude, phase)) if with_tasks else batch
