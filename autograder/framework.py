@@ -86,7 +86,7 @@ def assert_trees_all_close(got, expected, rtol, atol, what="the result", case=No
         error = abs(got_value - want_value) / max(abs(want_value), atol / rtol)
         evidence = f"relative error {error:.2g} in {where} (tolerance {rtol:g})"
     else:
-        evidence = f"{where}: got {got_value:.6g}, expected {want_value:.6g}"
+        evidence = f"{where}: got {got_value:.4g}, expected {want_value:.4g}"
     raise Mismatch(f"{evidence}{f' for {case}' if case else ''}.")
 
 

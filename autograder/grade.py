@@ -151,8 +151,7 @@ def _part_feedback(part, cases, load_errors):
     others = [c for c in failed[1:] if _case_message(c) != lead]
     text = lead if part in lead else f"{part}: {lead}"  # names its part
     if others:
-        text += (f" ({len(others)} more check{'s' if len(others) > 1 else ''} of {part} failed;"
-                 " fix this one first.)")
+        text += f" ({len(others)} more check{'s' if len(others) > 1 else ''} failed; fix this first.)"
     relevant = [e for e in load_errors if "NameError" not in e]  # others are side effects
     if relevant and any(c.student_error and "is not defined" in c.student_error for c in failed):
         text += " Some of your notebook's code could not run: " + "; ".join(relevant[:2]) + "."

@@ -53,7 +53,7 @@ def quadratic(seed, tree=NESTED_TREE):
 
 @case(points=1.5, feedback="The implicit meta-gradient is wrong on a quadratic loss: take "
       "inner_steps gradient steps on loss + lam/2 ||phi - params||^2 from params, then solve "
-      "(I + H/lam) v = grad of the test loss at phi (H/lam, not lam * H), with phi held constant.")
+      "(I + H/lam) v = grad L_test(phi) (H/lam, not lam H), phi held constant.")
 def test_quadratic_with_converged_solve(student):
     """With enough CG iterations the result is (I + A/lam)^-1 grad L_test(phi), lam = 2."""
     imaml_case(student, quadratic(31), seed=31, lam=2.0, inner_lr=0.1, inner_steps=3,

@@ -1,0 +1,171 @@
+"""``python -m autograder.batch SUBMITTED_DIR --out grades.jsonl [--jobs N]``: grade a class.
+
+``SUBMITTED_DIR`` has nbgrader's layout, ``SUBMITTED_DIR/<student>/<assignment>/<notebook>.ipynb``.
+Each notebook is graded exactly as ``python -m autograder`` grades it (in its own sandboxed child),
+``--jobs`` at a time. One JSON line per notebook is appended to ``--out`` as soon as it is graded:
+the single-notebook command's object plus ``student``, ``path``, ``notebook_sha256`` and
+``grader_version``. A crash or Ctrl-C loses nothing already written, and a second run with the
+same ``--out`` grades only the notebooks that are new or changed, or were graded by another
+version of the grader. Progress, an ETA and the number of notebooks that could not be graded are
+shown on standard error.
+
+Before grading anyone it runs the self-check (`autograder.self_check`) and stops if the reference
+solutions do not earn full marks here: the machine, not the students, would be at fault.
+
+Exit status: 0 when every notebook was graded or reported (an unreadable notebook is a line with
+its ``error``); 1 when the self-check failed; 3 when the grader itself failed on some notebook
+(those lines have ``total`` null and are graded again by the next run).
+"""
+
+import argparse
+import concurrent.futures
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+import pathlib
+import sys
+
+from autograder.grade import GRADER_FAILED, grade_notebook
+
+PACKAGE = pathlib.Path(__file__).resolve().parent
+
+
+@functools.cache
+def grader_version():
+    """A digest of every file that can change a grade: the grader's code and reference data."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".json")
+                   and "experiments" not in p.parts and "__pycache__" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def submissions(submitted):
+    """``(student, path)`` of every ``<student>/<assignment>/<notebook>.ipynb``, sorted."""
+    root = pathlib.Path(submitted)
+    return [(path.relative_to(root).parts[0], path)
+            for path in sorted(root.glob("*/*/*.ipynb"))
+            if ".ipynb_checkpoints" not in path.parts]
+
+
+def sha256(path):
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+def grade_one(student, path):
+    """One JSON line's object for ``path`` (runs in a worker process)."""
+    digest = sha256(path)
+    result = grade_notebook(path)
+    return {**result.to_json(), "student": student, "path": str(path), "notebook_sha256": digest,
+            "grader_version": grader_version(), "grader_failed": result.grader_failed}
+
+
+def _current(lines, wanted):
+    """The lines of a previous run still valid for ``wanted`` ({path: sha256})."""
+    kept = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut off by a crash
+        if (isinstance(record, dict) and wanted.get(record.get("path")) == record.get("notebook_sha256")
+                and record.get("grader_version") == grader_version()
+                and not record.get("grader_failed")):
+            kept[record["path"]] = record
+    return kept
+
+
+def _write_lines(path, records):
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
+    os.replace(temporary, path)
+
+
+def grade_class(submitted, out, jobs=None, self_check=True, progress=True):
+    """Grades every submitted notebook not already current in ``out``; returns the exit status."""
+    out = pathlib.Path(out)
+    todo = submissions(submitted)
+    wanted = {str(path): sha256(path) for _, path in todo}
+    previous = out.read_text(encoding="utf-8").splitlines() if out.exists() else []
+    kept = _current(previous, wanted)
+    _write_lines(out, kept.values())  # drops stale, changed and cut-off lines
+    todo = [(student, path) for student, path in todo if str(path) not in kept]
+    print(f"{len(wanted)} notebooks: {len(kept)} already graded, {len(todo)} to grade",
+          file=sys.stderr)
+    if todo and self_check:
+        from autograder import self_check as check
+
+        status, line = check.run()
+        print(line, file=sys.stderr)
+        if status != check.PASSED:
+            return 1
+    failures = grader_failures = 0
+    jobs = jobs or os.cpu_count() or 1
+    with (_progress(progress) as bar, open(out, "a", encoding="utf-8") as sink,
+          concurrent.futures.ProcessPoolExecutor(
+              jobs, mp_context=multiprocessing.get_context("spawn")) as pool):
+        task = bar.add_task("grading", total=len(todo), failed=0)
+        futures = {pool.submit(grade_one, student, path): (student, path) for student, path in todo}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                student, path = futures[future]
+                try:
+                    record = future.result()
+                except Exception as error:  # noqa: BLE001 - a worker died: the grader's failure
+                    record = {"notebook": str(path), "total": None, "max_total": None, "parts": [],
+                              "error": f"{GRADER_FAILED}: its worker process failed ({error!r}).",
+                              "student": student, "path": str(path),
+                              "notebook_sha256": wanted[str(path)],
+                              "grader_version": grader_version(), "grader_failed": True}
+                sink.write(json.dumps(record) + "\n")
+                sink.flush()
+                os.fsync(sink.fileno())
+                failures += record["error"] is not None
+                grader_failures += bool(record["grader_failed"])
+                bar.update(task, advance=1, failed=failures)
+        except KeyboardInterrupt:
+            pool.shutdown(cancel_futures=True)
+            print(f"interrupted: the graded notebooks are in {out}; run again to grade the rest",
+                  file=sys.stderr)
+            return 130
+    print(f"graded {len(todo)} notebooks into {out}: {failures} could not be graded"
+          + (f", {grader_failures} because the grader failed" if grader_failures else ""),
+          file=sys.stderr)
+    return 3 if grader_failures else 0
+
+
+def _progress(enabled):
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("failed: {task.fields[failed]}"), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(),
+                    console=Console(stderr=True), disable=not enabled)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder.batch", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("submitted", help="nbgrader's submitted/ folder (STUDENT/ASSIGNMENT/*.ipynb)")
+    parser.add_argument("--out", required=True, help="the JSON-lines file to write (and resume)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks graded at once (default: the number of cores)")
+    parser.add_argument("--skip-self-check", action="store_true",
+                        help="do not grade the reference solutions first (only on a machine that "
+                             "has just passed `python -m autograder --self-check`)")
+    args = parser.parse_args(argv)
+    if not pathlib.Path(args.submitted).is_dir():
+        parser.error(f"{args.submitted} is not a folder")
+    return grade_class(args.submitted, args.out, args.jobs, self_check=not args.skip_self_check,
+                       progress=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

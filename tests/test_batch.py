@@ -1,0 +1,87 @@
+"""`python -m autograder.batch`: a class graded in parallel, resumable, with the self-check first."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import submissions
+
+from autograder import course
+
+BOB = {"inner_step_objective": 2, "MLP": 1.5, "square_error_loss": 2, "adapt": 0.5,
+       "adaptation_loss": 3, "batched_meta_loss": 0.5, "make_meta_train_step": 3}
+
+
+def run_batch(submitted, out, *args, env=None):
+    return subprocess.run([sys.executable, "-m", "autograder.batch", str(submitted), "--out",
+                           str(out), *args], capture_output=True, text=True, cwd=submissions.ROOT,
+                          env=env)
+
+
+def lines(out):
+    return {(r["student"], r["path"].rsplit("/", 1)[-1]): r
+            for r in map(json.loads, out.read_text().splitlines())}
+
+
+@pytest.fixture
+def submitted(tmp_path):
+    """nbgrader's layout: alice (part 2), bob (three bugs), trent (a cut-off upload)."""
+    root = tmp_path / "submitted"
+    for student, notebook in (("alice", "beyond_maml"), ("bob", "maml"), ("trent", "maml")):
+        (root / student / "maml").mkdir(parents=True)
+        shutil.copy(course.EXAMPLES / student / f"{notebook}.ipynb", root / student / "maml")
+    return root
+
+
+def test_grades_a_class_in_parallel_and_resumes(submitted, tmp_path):
+    """Two jobs grade every notebook with the single-notebook command's scores (an unreadable one
+    is a line with its error); a rerun grades nothing; a changed notebook and a line cut off by a
+    crash are graded again, and nothing else."""
+    out = tmp_path / "grades.jsonl"
+    first = run_batch(submitted, out, "--jobs", "2", "--skip-self-check")
+    assert first.returncode == 0, first.stderr
+    assert "3 to grade" in first.stderr and "failed: 1" in first.stderr
+    graded = lines(out)
+    assert {p["name"]: p["score"] for p in graded["bob", "maml.ipynb"]["parts"]} == BOB
+    assert graded["alice", "beyond_maml.ipynb"]["total"] == 10.0
+    assert graded["trent", "maml.ipynb"]["error"].startswith("The file is not valid notebook JSON")
+    assert all(set(r) >= {"notebook", "total", "max_total", "parts", "error", "student"}
+               for r in graded.values())
+
+    again = run_batch(submitted, out, "--skip-self-check")
+    assert again.returncode == 0 and "3 already graded, 0 to grade" in again.stderr
+    assert lines(out) == graded
+
+    bob = submitted / "bob" / "maml" / "maml.ipynb"
+    bob.write_text(json.dumps(submissions.submission()))  # bob fixed his bugs
+    text = out.read_text().splitlines()
+    cut = [line for line in text if '"alice"' not in line] + [text[[i for i, line in enumerate(text)
+                                                                    if '"alice"' in line][0]][:40]]
+    out.write_text("\n".join(cut) + "\n")  # alice's line cut off mid-write
+    resumed = run_batch(submitted, out, "--skip-self-check")
+    assert resumed.returncode == 0 and "1 already graded, 2 to grade" in resumed.stderr
+    regraded = lines(out)
+    assert regraded["bob", "maml.ipynb"]["total"] == 20.0
+    assert regraded["alice", "beyond_maml.ipynb"]["total"] == 10.0
+    assert regraded["trent", "maml.ipynb"] == graded["trent", "maml.ipynb"]
+
+
+def test_self_check_first_and_grader_failures_are_not_scores(submitted, tmp_path, monkeypatch):
+    """On a machine where the grader cannot run, the self-check stops the batch before anyone is
+    graded (exit 1); without it every line is a grader failure with no score (exit 3), and the
+    next run on a working machine grades them all."""
+    out = tmp_path / "grades.jsonl"
+    monkeypatch.setenv("AUTOGRADER_XLA_FLAGS", "--xla_no_such_flag")
+    stopped = run_batch(submitted, out)
+    assert stopped.returncode == 1 and "self-check FAILED" in stopped.stderr
+    assert out.read_text() == ""
+    failed = run_batch(submitted, out, "--skip-self-check")
+    assert failed.returncode == 3, failed.stderr
+    readable = [r for r in lines(out).values() if r["student"] != "trent"]
+    assert all(r["total"] is None and r["error"].startswith("The grader failed") for r in readable)
+    monkeypatch.delenv("AUTOGRADER_XLA_FLAGS")
+    fixed = run_batch(submitted, out, "--skip-self-check")
+    assert fixed.returncode == 0 and "1 already graded, 2 to grade" in fixed.stderr
+    assert lines(out)["alice", "beyond_maml.ipynb"]["total"] == 10.0
