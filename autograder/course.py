@@ -78,7 +78,8 @@ def grade_class(course, students, self_check=True):
     (pathlib.Path(course) / "autograde.log").write_text(autograde.stdout + autograde.stderr)
     if autograde.returncode not in (0, 1):
         raise RuntimeError(f"nbgrader autograde failed:\n{autograde.stderr[-4000:]}")
-    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
+    if any((pathlib.Path(course) / "autograded").glob(f"*/{ASSIGNMENT}/*.ipynb")):
+        nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")  # fails when none was graded
     nbgrader(course, "export", "--to", "grades.csv")
     with open(pathlib.Path(course) / "grades.csv", newline="") as f:
         return list(csv.DictReader(f))
