@@ -81,13 +81,12 @@ def assert_trees_all_close(got, expected, rtol, atol, what="the result", case=No
     if margin <= 1.0:
         return
     label, got_value, want_value, index = _worst_leaf(got, expected, rtol, atol, what)
-    where = f"{label}{'' if index is None else f' (element {index})'}"
+    where = (f"{label}{'' if index is None else f' (element {index})'}"
+             + (f" with {case}" if case else ""))
     if relative:
         error = abs(got_value - want_value) / max(abs(want_value), atol / rtol)
-        evidence = f"relative error {error:.2g} in {where} (tolerance {rtol:g})"
-    else:
-        evidence = f"{where}: got {got_value:.4g}, expected {want_value:.4g}"
-    raise Mismatch(f"{evidence}{f' for {case}' if case else ''}.")
+        raise Mismatch(f"relative error {error:.2g} in {where} (tolerance {rtol:g}).")
+    raise Mismatch(f"{where}: got {got_value:.4g}, expected {want_value:.4g}.")
 
 
 def _leaves(tree, label):

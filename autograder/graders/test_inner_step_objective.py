@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autograder.framework import assert_trees_all_close, case
+from autograder.framework import Mismatch, assert_trees_all_close, case
 
 PART = "inner_step_objective"
 XS = [-1.3, -0.4, 0.25, 0.9, 1.7]
@@ -29,11 +29,28 @@ def expected(g, alpha, xs):
     return {"values": g0(inner), "grads": (1 - alpha * g2(xs)) * g1(inner)}
 
 
+def describe(g):
+    """``g`` as a formula a student can read, e.g. ``0.2 x^4 + 0.1 x^3 - 0.8 x^2 + 0.5 x``."""
+    if "sin" in g:
+        return f"{g['sin'][0]:g} sin({g['sin'][1]:g} x)"
+    degree = len(g["poly"]) - 1
+    terms = [(c, degree - i) for i, c in enumerate(g["poly"]) if c]
+    text = " + ".join(f"{c:g}" + ("" if p == 0 else " x" if p == 1 else f" x^{p}") for c, p in terms)
+    return text.replace("+ -", "- ")
+
+
 def check(student, g, alpha, only=None):
+    """Compares h and h' at each x; the first point that differs is the evidence shown."""
     got = student.probe("inner_step_objective", g=g, alpha=alpha, xs=XS)
     want = expected(g, alpha, XS)
-    for key in only or want:
-        assert_trees_all_close(got[key], want[key], RTOL, ATOL, what=key)
+    for key, label in (("values", "h"), ("grads", "h'")):
+        if only is None or key in only:
+            if np.shape(got[key]) != (len(XS),):
+                raise Mismatch(f"{label} returned shape {np.shape(got[key])} for {len(XS)} points.")
+            for i, x in enumerate(XS):
+                assert_trees_all_close(got[key][i], want[key][i], RTOL, ATOL, what=f"{label}({x:g})",
+                                       case=f"g(x) = {describe(g)}, alpha = {alpha:g}")
+
 
 
 QUARTIC = {"poly": [0.2, 0.1, -0.8, 0.5, 0.0]}
