@@ -174,3 +174,18 @@ def test_a_grader_that_cannot_start_grades_nobody(tmp_path, monkeypatch):
     assert rows["alice"]["raw_score"] == rows["alice"]["score"] == ""
     assert "The grader failed on this machine, not the student's notebook" in (
         root / "autograde.log").read_text()
+
+
+def test_autograde_without_running_the_kernel_gives_the_same_points(tmp_path):
+    """With c.SandboxedExecute.run_kernel = False nbgrader gives bob the same points, and his
+    notebook's own cells are not run (no outputs), only the grader's feedback is written."""
+    root = course.copy_course(tmp_path / "course")
+    rows = course.grade_class(root, {"bob": course.EXAMPLES / "bob"}, self_check=False,
+                              run_kernel=False)
+    assert rows[0]["status"] == "graded" and float(rows[0]["raw_score"]) == sum(BOB.values())
+    assert course.part_scores(root, "bob") == BOB
+    notebook = json.loads((root / "autograded" / "bob" / "maml" / "maml.ipynb").read_text())
+    outputs = {submissions.grade_id(c): c.get("outputs", []) for c in notebook["cells"]
+               if c["cell_type"] == "code"}
+    assert "".join(outputs["test_adapt"][0]["text"]).startswith("Grader: 0.5/4 points.")
+    assert not outputs["meta_training"] and not outputs["setup"]
