@@ -1,8 +1,10 @@
-"""``python -m autograder.batch SUBMITTED_DIR --out grades.jsonl [--jobs N]``: grade a class.
+"""``python -m autograder.batch SUBMITTED_DIR --out grades.jsonl [--jobs N] [--scheduler ADDRESS]``:
+grade a class.
 
 ``SUBMITTED_DIR`` has nbgrader's layout, ``SUBMITTED_DIR/<student>/<assignment>/<notebook>.ipynb``.
 Each notebook is graded exactly as ``python -m autograder`` grades it (in its own sandboxed child),
-``--jobs`` at a time. One JSON line per notebook is appended to ``--out`` as soon as it is graded:
+``--jobs`` at a time, or by the workers of a Dask distributed cluster (``--scheduler``; start each
+worker with ``--nthreads 1``, in this project's venv, with bubblewrap installed). One JSON line per notebook is appended to ``--out`` as soon as it is graded:
 the single-notebook command's object plus ``student``, ``path``, ``notebook_sha256`` and
 ``grader_version``. A crash or Ctrl-C loses nothing already written, and a second run with the
 same ``--out`` grades only the notebooks that are new or changed, or were graded by another
@@ -55,12 +57,28 @@ def sha256(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
-def grade_one(student, path):
-    """One JSON line's object for ``path`` (runs in a worker process)."""
-    digest = sha256(path)
-    result = grade_notebook(path)
-    return {**result.to_json(), "student": student, "path": str(path), "notebook_sha256": digest,
+def grade_one(student, path, content):
+    """One JSON line's object for the notebook ``content`` (bytes) submitted at ``path``.
+
+    Runs in a worker process, local or on a Dask worker: the notebook travels as bytes, so workers
+    need no shared filesystem. It is graded under its own file name, as the CLI grades it.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="maml-batch-") as folder:
+        copy = pathlib.Path(folder) / pathlib.Path(path).name
+        copy.write_bytes(content)
+        result = grade_notebook(copy)
+    return {**result.to_json(), "notebook": str(path), "student": student, "path": str(path),
+            "notebook_sha256": hashlib.sha256(content).hexdigest(),
             "grader_version": grader_version(), "grader_failed": result.grader_failed}
+
+
+def self_check_here():
+    """The self-check on this machine (sent to every Dask worker): ``(status, line)``."""
+    from autograder import self_check
+
+    return self_check.run()
 
 
 def _current(lines, wanted):
@@ -86,8 +104,9 @@ def _write_lines(path, records):
     os.replace(temporary, path)
 
 
-def grade_class(submitted, out, jobs=None, self_check=True, progress=True):
-    """Grades every submitted notebook not already current in ``out``; returns the exit status."""
+def grade_class(submitted, out, jobs=None, self_check=True, progress=True, scheduler=None):
+    """Grades every submitted notebook not already current in ``out``, in local worker processes
+    or on the Dask cluster at ``scheduler``; returns the exit status."""
     out = pathlib.Path(out)
     todo = submissions(submitted)
     wanted = {str(path): sha256(path) for _, path in todo}
@@ -97,20 +116,27 @@ def grade_class(submitted, out, jobs=None, self_check=True, progress=True):
     todo = [(student, path) for student, path in todo if str(path) not in kept]
     print(f"{len(wanted)} notebooks: {len(kept)} already graded, {len(todo)} to grade",
           file=sys.stderr)
-    if todo and self_check:
-        from autograder import self_check as check
+    client = None
+    if scheduler is not None:
+        from distributed import Client
 
-        status, line = check.run()
-        print(line, file=sys.stderr)
-        if status != check.PASSED:
-            return 1
+        client = Client(scheduler)
+    if todo and self_check:
+        checks = (client.run(self_check_here).items() if client is not None
+                  else [("this machine", self_check_here())])
+        for worker, (status, line) in checks:
+            print(f"{worker}: {line}" if client is not None else line, file=sys.stderr)
+            if status != 0:
+                return 1
     failures = grader_failures = 0
     jobs = jobs or os.cpu_count() or 1
-    with (_progress(progress) as bar, open(out, "a", encoding="utf-8") as sink,
-          concurrent.futures.ProcessPoolExecutor(
-              jobs, mp_context=multiprocessing.get_context("spawn")) as pool):
+    executor = (client.get_executor() if client is not None else
+                concurrent.futures.ProcessPoolExecutor(
+                    jobs, mp_context=multiprocessing.get_context("spawn")))
+    with _progress(progress) as bar, open(out, "a", encoding="utf-8") as sink, executor as pool:
         task = bar.add_task("grading", total=len(todo), failed=0)
-        futures = {pool.submit(grade_one, student, path): (student, path) for student, path in todo}
+        futures = {pool.submit(grade_one, student, str(path), path.read_bytes()): (student, path)
+                   for student, path in todo}
         try:
             for future in concurrent.futures.as_completed(futures):
                 student, path = futures[future]
@@ -129,10 +155,13 @@ def grade_class(submitted, out, jobs=None, self_check=True, progress=True):
                 grader_failures += bool(record["grader_failed"])
                 bar.update(task, advance=1, failed=failures)
         except KeyboardInterrupt:
-            pool.shutdown(cancel_futures=True)
+            for future in futures:
+                future.cancel()
             print(f"interrupted: the graded notebooks are in {out}; run again to grade the rest",
                   file=sys.stderr)
             return 130
+    if client is not None:
+        client.close()
     print(f"graded {len(todo)} notebooks into {out}: {failures} could not be graded"
           + (f", {grader_failures} because the grader failed" if grader_failures else ""),
           file=sys.stderr)
@@ -157,14 +186,20 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="the JSON-lines file to write (and resume)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="notebooks graded at once (default: the number of cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="a Dask distributed scheduler (tcp://host:8786) whose workers grade "
+                             "instead of local processes; each worker runs the self-check first")
     parser.add_argument("--skip-self-check", action="store_true",
                         help="do not grade the reference solutions first (only on a machine that "
                              "has just passed `python -m autograder --self-check`)")
     args = parser.parse_args(argv)
     if not pathlib.Path(args.submitted).is_dir():
         parser.error(f"{args.submitted} is not a folder")
-    return grade_class(args.submitted, args.out, args.jobs, self_check=not args.skip_self_check,
-                       progress=True)
+    from autograder import batch  # this file runs as __main__: workers must find `batch.grade_one`
+
+    return batch.grade_class(args.submitted, args.out, args.jobs,
+                             self_check=not args.skip_self_check, progress=True,
+                             scheduler=args.scheduler)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """`python -m autograder.batch`: a class graded in parallel, resumable, with the self-check first."""
 
 import json
+import pathlib
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 import submissions
@@ -85,3 +87,44 @@ def test_self_check_first_and_grader_failures_are_not_scores(submitted, tmp_path
     fixed = run_batch(submitted, out, "--skip-self-check")
     assert fixed.returncode == 0 and "1 already graded, 2 to grade" in fixed.stderr
     assert lines(out)["alice", "beyond_maml.ipynb"]["total"] == 10.0
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real Dask scheduler and two single-threaded workers on localhost; yields its address."""
+    from distributed import Client
+
+    bin_dir = pathlib.Path(sys.executable).parent
+    scheduler_file = tmp_path / "scheduler.json"
+    processes = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port",
+                                   "0", "--no-dashboard", "--scheduler-file", scheduler_file],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(300):
+            if scheduler_file.exists() and scheduler_file.read_text().strip().endswith("}"):
+                break
+            time.sleep(0.1)
+        processes += [subprocess.Popen([bin_dir / "dask", "worker", "--scheduler-file",
+                                        scheduler_file, "--nthreads", "1", "--no-dashboard",
+                                        "--name", f"worker-{n}"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                      for n in range(2)]
+        with Client(scheduler_file=str(scheduler_file)) as client:
+            client.wait_for_workers(2, timeout=120)
+            yield client.scheduler.address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def test_a_dask_cluster_grades_exactly_like_local_processes(submitted, tmp_path, dask_cluster):
+    """Through a real scheduler and two workers (each runs the self-check first, and grades in
+    its own sandboxed children), every line equals local grading."""
+    local, remote = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
+    assert run_batch(submitted, local, "--skip-self-check").returncode == 0
+    completed = run_batch(submitted, remote, "--scheduler", dask_cluster)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.count("self-check passed") == 2
+    assert lines(remote) == lines(local)
