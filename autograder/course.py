@@ -1,5 +1,9 @@
 """Running the nbgrader course: release, submissions, autograde, feedback, export.
 
+``python -m autograder.course autograde [--jobs N] [--no-kernel]`` autogrades a whole class in
+this course root: `autograder.batch` grades every notebook in ``submitted/`` in parallel, then
+``nbgrader autograde`` reuses those grades, and feedback and the export follow.
+
 ``python -m autograder.course demo`` is the main job of this repository: it checks that this
 machine gives the reference solutions full marks (`autograder.self_check`), builds the release,
 submits the bundled example notebooks in ``examples/``, autogrades them with nbgrader (points from
@@ -61,21 +65,44 @@ def check_machine():
     return line
 
 
-def grade_class(course, students, self_check=True, run_kernel=True):
-    """Self-check, release, submit ``{student: folder of notebooks}``, autograde, feedback,
-    export; returns the export's rows (``status`` says "graded", "could not grade" or "not
-    submitted"). nbgrader's autograde log is kept in ``autograde.log`` in the course root.
-
-    nbgrader goes on past a notebook it cannot grade and exits 1 at the end; that student's row
-    says "could not grade" and the others are graded as usual. With ``run_kernel=False`` the
-    students' notebooks are not executed (scores are the same; feedback has no outputs or plots).
-    """
-    if self_check:
+def grade_class(course, students, self_check=True, run_kernel=True, parallel=False, jobs=None):
+    """Self-check, release, submit ``{student: folder of notebooks}``, then `autograde_class`;
+    returns the export's rows."""
+    if self_check and not parallel:  # before anything is released or submitted
         print(check_machine(), file=sys.stderr)
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     for student, folder in students.items():
         submit(course, student, folder)
+    return autograde_class(course, self_check and parallel, run_kernel, parallel, jobs)
+
+
+BATCH_GRADES = "batch_grades.jsonl"
+
+
+def autograde_class(course, self_check=True, run_kernel=True, parallel=False, jobs=None):
+    """Self-check, `nbgrader autograde` of everything in ``submitted/``, feedback and export;
+    returns the export's rows (``status`` says "graded", "could not grade" or "not submitted").
+    nbgrader's autograde log is kept in ``autograde.log`` in the course root.
+
+    nbgrader goes on past a notebook it cannot grade and exits 1 at the end; that student's row
+    says "could not grade" and the others are graded as usual. With ``run_kernel=False`` the
+    students' notebooks are not executed (scores are the same; feedback has no outputs or plots).
+    With ``parallel=True``, `autograder.batch` first grades every submitted notebook, ``jobs`` at
+    a time (its self-check first), into ``batch_grades.jsonl``, and nbgrader reuses those grades
+    for every notebook whose grading input is unchanged by its sanitizing.
+    """
     options = [] if run_kernel else ["--SandboxedExecute.run_kernel=False"]
+    if parallel:
+        from autograder import batch
+
+        results = pathlib.Path(course).resolve() / BATCH_GRADES
+        status = batch.grade_class(pathlib.Path(course) / "submitted", results, jobs,
+                                   self_check=self_check)
+        if status == 1:
+            raise GradingMachineError("self-check FAILED: see the line above; nobody was graded")
+        options.append(f"--GradeOutOfProcess.batch_results={results}")
+    elif self_check:
+        print(check_machine(), file=sys.stderr)
     autograde = nbgrader(course, "autograde", ASSIGNMENT, "--force", *options, check=False)
     (pathlib.Path(course) / "autograde.log").write_text(autograde.stdout + autograde.stderr)
     if autograde.returncode not in (0, 1):
@@ -127,10 +154,24 @@ def demo():
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder.course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["demo"])
-    parser.parse_args(argv)
+    parser.add_argument("command", choices=["demo", "autograde"],
+                        help="demo: the bundled example class; autograde: every notebook in this "
+                             "course's submitted/, in parallel, then nbgrader, feedback and export")
+    parser.add_argument("--jobs", type=int, default=None, help="autograde: notebooks at once")
+    parser.add_argument("--no-kernel", action="store_true",
+                        help="autograde: do not run the students' notebooks for the feedback's "
+                             "outputs and plots (same points, about 3x faster)")
+    args = parser.parse_args(argv)
     try:
-        demo()
+        if args.command == "demo":
+            demo()
+        else:
+            rows = autograde_class(ROOT, run_kernel=not args.no_kernel, parallel=True,
+                                   jobs=args.jobs)
+            statuses = {status: sum(row["status"] == status for row in rows)
+                        for status in ("graded", "could not grade", "not submitted")}
+            print(f"nbgrader export: {ROOT / 'grades.csv'}: " + ", ".join(
+                f"{count} {status}" for status, count in statuses.items()))
     except GradingMachineError as error:
         print(error, file=sys.stderr)
         return 1

@@ -50,10 +50,11 @@ class GradeResult:
     cases: list = dataclasses.field(default_factory=list, repr=False)  # not in the JSON
     # The grader failed (not the student): `total` and every score are None, never a zero.
     grader_failed: bool = dataclasses.field(default=False, repr=False)  # not in the JSON
+    grading_key: str | None = dataclasses.field(default=None, repr=False)  # not in the JSON
 
     def to_json(self):
         return {field: value for field, value in dataclasses.asdict(self).items()
-                if field not in ("cases", "grader_failed")}
+                if field not in ("cases", "grader_failed", "grading_key")}
 
     def part(self, name):
         return next(p for p in self.parts if p.name == name)
@@ -211,7 +212,30 @@ def grade_notebook(path, parts=None):
         case_results, load_errors = grade_statements(statements, parts)
     except GraderError as error:
         return grader_failure(path, parts, error)
-    return summarize(path, parts, case_results, unparsed + load_errors)
+    result = summarize(path, parts, case_results, unparsed + load_errors)
+    result.grading_key = grading_key(parts, statements, unparsed)
+    return result
+
+
+def grading_key(parts, statements, unparsed):
+    """A digest of everything grading reads from a notebook: the parts, the extracted statements
+    and the unparsable cells. Two notebooks with the same key get the same grade (nbgrader's
+    sanitized copy of a submission has the raw file's key unless a locked cell was edited)."""
+    import hashlib
+    import json
+
+    text = json.dumps([list(parts), [[s.cell, s.source] for s in statements], list(unparsed)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def notebook_grading_key(path):
+    """`grading_key` of the notebook at ``path``, or None when it cannot be read or placed."""
+    try:
+        notebook = read_notebook(path)
+        parts = ASSIGNMENT_PARTS[assignment_of(notebook, path)]
+    except NotebookError:
+        return None
+    return grading_key(parts, *extract_definitions(notebook))
 
 
 GRADER_FAILED = "The grader failed on this machine, not the student's notebook"

@@ -189,3 +189,27 @@ def test_autograde_without_running_the_kernel_gives_the_same_points(tmp_path):
                if c["cell_type"] == "code"}
     assert "".join(outputs["test_adapt"][0]["text"]).startswith("Grader: 0.5/4 points.")
     assert not outputs["meta_training"] and not outputs["setup"]
+
+
+def test_parallel_autograde_reuses_the_batch_grades_only_for_the_same_input(tmp_path):
+    """`autograde_class(parallel=True)`: the batch grades every notebook, and nbgrader takes those
+    grades (same gradebook as grading itself); a submission whose locked cell was edited (nbgrader
+    restores it, so its grading input differs from the raw file's) is graded by nbgrader again."""
+    root = course.copy_course(tmp_path / "course")
+    students = {"alice": course.EXAMPLES / "alice", "bob": course.EXAMPLES / "bob"}
+    course.grade_class(root, students, self_check=False, run_kernel=False, parallel=True, jobs=2)
+    log = (root / "autograde.log").read_text()
+    assert log.count("(from the batch results)") == 3
+    assert course.part_scores(root, "alice") == EXPECTED["alice"]
+    assert course.part_scores(root, "alice", "beyond_maml") == EXPECTED_PART_2["alice"]
+    assert course.part_scores(root, "bob") == BOB
+
+    path = root / "submitted" / "bob" / "maml" / "maml.ipynb"
+    notebook = json.loads(path.read_text())
+    setup = next(c for c in notebook["cells"] if submissions.grade_id(c) == "setup")
+    setup["source"] = "import numpy as np\n"  # a locked cell, restored by nbgrader
+    path.write_text(json.dumps(notebook))
+    course.autograde_class(root, self_check=False, run_kernel=False, parallel=True, jobs=2)
+    log = (root / "autograde.log").read_text()
+    assert log.count("(from the batch results)") == 2  # alice's two; bob graded again
+    assert course.part_scores(root, "bob") == BOB
