@@ -75,21 +75,32 @@ def grade_one(student, path, content):
             "grading_key": result.grading_key}
 
 
-def current_records(out):
-    """The records of ``out`` that this grader version wrote and that are real grades, by
-    `grading_key` (what `nbgrader_plugin.GradeOutOfProcess` reuses)."""
-    records = {}
-    path = pathlib.Path(out)
-    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+def _records(lines):
+    """The lines, parsed, that this grader version wrote and that are real grades."""
+    for line in lines:
         try:
             record = json.loads(line)
         except ValueError:
-            continue
-        if (isinstance(record, dict) and record.get("grading_key")
-                and record.get("grader_version") == grader_version()
+            continue  # a line cut off by a crash
+        if (isinstance(record, dict) and record.get("grader_version") == grader_version()
                 and not record.get("grader_failed")):
-            records[record["grading_key"]] = record
-    return records
+            yield record
+
+
+def current_records(out):
+    """`_records` of ``out`` by `grading_key` (what `nbgrader_plugin.GradeOutOfProcess` reuses),
+    read once per version of the file."""
+    path = pathlib.Path(out)
+    if not path.exists():
+        return {}
+    stat = path.stat()
+    return _records_by_key(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _records_by_key(path, mtime_ns, size):
+    lines = pathlib.Path(path).read_text(encoding="utf-8").splitlines()
+    return {r["grading_key"]: r for r in _records(lines) if r.get("grading_key")}
 
 
 def self_check_here():
@@ -101,17 +112,8 @@ def self_check_here():
 
 def _current(lines, wanted):
     """The lines of a previous run still valid for ``wanted`` ({path: sha256})."""
-    kept = {}
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line cut off by a crash
-        if (isinstance(record, dict) and wanted.get(record.get("path")) == record.get("notebook_sha256")
-                and record.get("grader_version") == grader_version()
-                and not record.get("grader_failed")):
-            kept[record["path"]] = record
-    return kept
+    return {r["path"]: r for r in _records(lines)
+            if wanted.get(r.get("path")) == r.get("notebook_sha256")}
 
 
 def _write_lines(path, records):
