@@ -14,24 +14,87 @@ from autograder.experiments import methods, table2
 
 TOY = dataclasses.replace(
     ComparisonConfig(), meta=dataclasses.replace(ComparisonConfig().meta, meta_steps=3),
-    eval_tasks=20, eval_query_points=10)
+    eval_tasks=20, eval_query_points=10, seeds=(0, 1, 2))
 
 
 @pytest.fixture(scope="module")
 def toy_results():
-    return table2.run(TOY, ["maml", "pretrained"], log=lambda _: None)
+    # Flax's initialisation: after 3 steps from the paper's tiny one every seed predicts about 0.
+    return table2.run(TOY, ["maml", "pretrained"], init="flax", jobs=2, log=lambda _: None)
 
 
 def test_results_have_the_issue_s_json_form(toy_results):
-    """Means, ci95 half-widths, seconds and diverged-task counts, keyed by method and "1"/"5"/"10"."""
+    """Means, ci95 half-widths, diverged-task counts and each seed's mean, keyed by method and
+    "1"/"5"/"10"; training seconds per method and the command's total; the protocol."""
     steps = {"1", "5", "10"}
     for method in ("maml", "pretrained"):
-        assert set(toy_results[method]) == steps
-        assert set(toy_results["ci95"][method]) == steps
-        assert set(toy_results["diverged_tasks"][method]) == steps
+        for field in (toy_results[method], toy_results["ci95"][method],
+                      toy_results["diverged_tasks"][method], toy_results["per_seed"][method],
+                      toy_results["per_seed_diverged_tasks"][method]):
+            assert set(field) == steps
         assert toy_results["seconds"][method] > 0
         for s in steps:
-            assert toy_results[method][s] > 0 and toy_results["ci95"][method][s] > 0
+            per_seed = toy_results["per_seed"][method][s]
+            assert len(per_seed) == 3 and len(set(per_seed)) == 3  # three different trainings
+            assert toy_results[method][s] == pytest.approx(np.mean(per_seed), abs=1e-4)
+            assert toy_results["ci95"][method][s] > 0
+    assert toy_results["seconds"]["total"] > 0
+    protocol = toy_results["protocol"]
+    assert protocol["inner_lr"] == 0.001 and protocol["seeds"] == [0, 1, 2]
+    assert (protocol["meta_steps"], protocol["eval_k_shot"], protocol["eval_tasks"],
+            protocol["eval_steps"], protocol["train_k_shot"]) == (3, 5, 20, [1, 5, 10], 10)
+
+
+def test_a_seed_trains_the_same_network_in_any_worker(toy_results):
+    """A run is a function of its method and seed: the same seed alone, on one worker, gives the
+    same per-seed means (process pool order and core pinning do not matter)."""
+    alone = table2.run(dataclasses.replace(TOY, seeds=(1,)), ["maml"], init="flax", jobs=1,
+                       log=lambda _: None)
+    for s in ("1", "5", "10"):
+        assert alone["per_seed"]["maml"][s] == [toy_results["per_seed"]["maml"][s][1]]
+
+
+def test_the_declared_protocol_is_the_released_code_s():
+    """alpha = 0.001 in training and at test time, 70,000 meta-steps of 25 tasks, K = 10 in
+    training and 5 at test, 1,000 tasks, 1/5/10 steps, seeds 0-4; iMAML's inner rate is 1 / lam."""
+    declared = ComparisonConfig()
+    assert (declared.meta.inner_lr, declared.meta.meta_steps, declared.meta.meta_batch_size,
+            declared.meta.k_shot) == (0.001, 70_000, 25, 10)
+    assert (declared.eval_k_shot, declared.eval_tasks, declared.eval_steps, declared.seeds) == (
+        5, 1_000, (1, 5, 10), (0, 1, 2, 3, 4))
+    assert declared.imaml_inner_lr == 1 / declared.imaml_lam
+
+
+def test_the_interval_is_a_t_interval_over_seeds_when_tasks_agree():
+    """Seed means 1, 2, 3 on identical tasks: 2 ± t(0.975, 2) * 1 / sqrt(3) = 2 ± 2.484."""
+    errors = np.repeat([[1.0], [2.0], [3.0]], 50, axis=1)
+    mean, half_width = table2.seed_interval(errors)
+    assert mean == 2.0
+    assert half_width == pytest.approx(4.302653 / np.sqrt(3), rel=1e-6)
+
+
+def test_with_one_seed_the_interval_is_the_one_over_tasks():
+    """One seed: the normal interval over its tasks, as before seeds were added."""
+    errors = np.random.default_rng(0).gamma(2.0, size=(1, 400))
+    assert table2.seed_interval(errors) == pytest.approx(evaluation.mean_and_ci95(errors[0]))
+
+
+def test_the_interval_covers_the_expected_error_95_percent_of_the_time():
+    """Simulated tables, error = 1 + seed effect + task effect + noise, with tasks shared by the
+    seeds as in Table 2: the interval covers 1 in about 95% of 2,000 tables (binomial sd 0.5%),
+    where an interval over tasks alone, blind to the seeds, covers it far less often."""
+    rng = np.random.default_rng(0)
+    seeds, tasks, tables = 5, 200, 2_000
+    covered = covered_by_tasks_alone = 0
+    for _ in range(tables):
+        errors = (1 + rng.normal(0, 0.15, (seeds, 1)) + rng.normal(0, 0.5, (1, tasks))
+                  + rng.normal(0, 0.3, (seeds, tasks)))
+        mean, half_width = table2.seed_interval(errors)
+        covered += abs(mean - 1) <= half_width
+        _, task_half_width = evaluation.mean_and_ci95(errors.mean(axis=0))
+        covered_by_tasks_alone += abs(mean - 1) <= task_half_width
+    assert 0.93 <= covered / tables <= 0.985  # the sum of two variances: slightly conservative
+    assert covered_by_tasks_alone / tables < 0.8
 
 
 def test_diverged_tasks_are_counted_and_hide_the_mean():
@@ -42,13 +105,16 @@ def test_diverged_tasks_are_counted_and_hide_the_mean():
 
 
 def test_markdown_marks_whether_the_paper_lies_inside_the_interval():
-    """A paper figure inside mean ± ci gets ✓, one outside gets ✗, a blown-up cell its count."""
+    """A paper figure inside mean ± ci gets ✓, one outside gets ✗, a blown-up cell its count of
+    tasks and of seeds."""
     results = {"maml": {"1": 0.66, "5": 0.50, "10": None},
                "ci95": {"maml": {"1": 0.02, "5": 0.05, "10": None}},
-               "diverged_tasks": {"maml": {"1": 0, "5": 0, "10": 3}}}
+               "diverged_tasks": {"maml": {"1": 0, "5": 0, "10": 3}},
+               "per_seed_diverged_tasks": {"maml": {"1": [0, 0], "5": [0, 0], "10": [0, 3]}},
+               "protocol": {"seeds": [0, 1]}}
     assert table2._cell(results, "maml", "1") == "0.660 ± 0.020 ✓"
     assert table2._cell(results, "maml", "5") == "0.500 ± 0.050 ✗"
-    assert table2._cell(results, "maml", "10") == "diverged (3 tasks)"
+    assert table2._cell(results, "maml", "10") == "diverged (3 tasks in 1 of 2 seeds)"
 
 
 def test_paper_initialisation_is_a_truncated_normal_of_std_0_01_with_zero_biases():
@@ -83,21 +149,39 @@ def test_sharpness_is_the_largest_hessian_eigenvalue_of_each_task_s_support_loss
     np.testing.assert_allclose(found, expected, rtol=1e-4)  # float32 power iteration, 200 steps
 
 
-def test_only_the_paper_scale_run_or_an_explicit_out_writes_files(tmp_path, monkeypatch):
-    """`--steps N` alone writes nothing (a short run never replaces the committed table);
-    with `--out` it writes there; the default run writes results/table2.json, .md and .png."""
-    cells = {"1": 1.0, "5": 0.5, "10": None}
-    results = {method: dict(cells) for method in table2.METHODS}
-    results.update(ci95={m: {"1": 0.1, "5": 0.1, "10": None} for m in table2.METHODS},
-                   seconds={m: 1.0 for m in table2.METHODS},
-                   diverged_tasks={m: {"1": 0, "5": 0, "10": 2} for m in table2.METHODS})
-    monkeypatch.setattr(table2, "run", lambda comparison, names, init: results)
+def test_only_the_declared_protocol_or_an_explicit_out_writes_files(tmp_path, monkeypatch):
+    """`--steps N` or `--inner-lr 0.01` alone writes nothing (only the declared protocol replaces
+    the committed table); with `--out` they write there; the default run writes results/; the
+    markdown shows each seed's row, the seeds' range and divergence counts."""
+    seeds = [0, 1]
+    results = {method: {"1": 1.0, "5": 0.5, "10": None} for method in table2.METHODS}
+    results.update(
+        ci95={m: {"1": 0.1, "5": 0.1, "10": None} for m in table2.METHODS},
+        per_seed={m: {"1": [0.9, 1.1], "5": [0.4, 0.6], "10": [0.3, None]} for m in table2.METHODS},
+        per_seed_diverged_tasks={m: {"1": [0, 0], "5": [0, 0], "10": [0, 2]} for m in table2.METHODS},
+        seconds={**{m: 1.0 for m in table2.METHODS}, "total": 9.0},
+        diverged_tasks={m: {"1": 0, "5": 0, "10": 2} for m in table2.METHODS},
+        protocol={"seeds": seeds})
+    calls = []
+
+    def fake_run(comparison, names, init, jobs, sharpness):
+        calls.append(comparison)
+        return results
+
+    monkeypatch.setattr(table2, "run", fake_run)
     monkeypatch.setattr(table2, "ROOT", tmp_path)
     table2.main(["--steps", "2"])
+    table2.main(["--inner-lr", "0.01"])
     assert not (tmp_path / "results").exists()
-    table2.main(["--steps", "2", "--out", str(tmp_path / "short")])
-    assert json.loads((tmp_path / "short" / "table2.json").read_text()) == results
+    assert calls[1].meta.inner_lr == 0.01 and calls[1].seeds == (0, 1, 2, 3, 4)
+    table2.main(["--inner-lr", "0.01", "--seeds", "0-1", "--out", str(tmp_path / "alpha")])
+    assert json.loads((tmp_path / "alpha" / "table2.json").read_text()) == results
+    assert calls[2].seeds == (0, 1)
     table2.main([])
+    assert calls[3] == ComparisonConfig()
     assert {p.name for p in (tmp_path / "results").iterdir()} == {
         "table2.json", "table2.md", "table2.png"}
-    assert "diverged (2 tasks)" in (tmp_path / "results" / "table2.md").read_text()
+    table = (tmp_path / "results" / "table2.md").read_text()
+    assert "diverged (2 tasks in 1 of 2 seeds)" in table
+    assert "1.000 ± 0.100 (0.90–1.10)" in table
+    assert "| MAML | 1 | 1.100 | 0.600 | diverged (2 tasks) |" in table

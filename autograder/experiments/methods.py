@@ -153,10 +153,14 @@ def make_step(method, loss, comparison):
 
 def train(method, loss, params, key, num_steps, comparison):
     """``num_steps`` updates of ``method`` as one `jax.jit` over `jax.lax.scan`."""
+    return jax.jit(training_run(method, loss, num_steps, comparison))(params, key)
+
+
+def training_run(method, loss, num_steps, comparison):
+    """``run(params, key) -> params``: ``num_steps`` updates of ``method`` as one `jax.lax.scan`."""
     step, optimizer = make_step(method, loss, comparison)
 
-    @jax.jit
-    def run(params):
+    def run(params, key):
         def body(carry, index):
             batch = sample_meta_batch(jax.random.fold_in(key, index), comparison.meta)
             return step(*carry, batch), None
@@ -164,5 +168,4 @@ def train(method, loss, params, key, num_steps, comparison):
         (params, _), _ = jax.lax.scan(body, (params, optimizer.init(params)), jnp.arange(num_steps))
         return params
 
-    return run(params)
-
+    return run
