@@ -56,13 +56,14 @@ def test_a_seed_trains_the_same_network_in_any_worker(toy_results):
 
 def test_the_declared_protocol_is_the_released_code_s():
     """alpha = 0.001 in training and at test time, 70,000 meta-steps of 25 tasks, K = 10 in
-    training and 5 at test, 1,000 tasks, 1/5/10 steps, seeds 0-4; iMAML's inner rate is 1 / lam."""
+    training and 5 at test, 1,000 tasks, 1/5/10 steps, seeds 0-4; iMAML's implicit step 1 / lam
+    equals alpha."""
     declared = ComparisonConfig()
     assert (declared.meta.inner_lr, declared.meta.meta_steps, declared.meta.meta_batch_size,
             declared.meta.k_shot) == (0.001, 70_000, 25, 10)
     assert (declared.eval_k_shot, declared.eval_tasks, declared.eval_steps, declared.seeds) == (
         5, 1_000, (1, 5, 10), (0, 1, 2, 3, 4))
-    assert declared.imaml_inner_lr == 1 / declared.imaml_lam
+    assert 1 / declared.imaml_lam == declared.imaml_inner_lr == declared.meta.inner_lr
 
 
 def test_the_interval_is_a_t_interval_over_seeds_when_tasks_agree():

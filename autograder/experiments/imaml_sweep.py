@@ -1,9 +1,10 @@
 """iMAML's proximal strength and inner rate for Table 2's alpha: a sweep at paper scale.
 
-Usage: python -m autograder.experiments.imaml_sweep [--seed 0] [--steps N] [--jobs N]
+Usage: python -m autograder.experiments.imaml_sweep [--seeds 0] [--grid LAM:RATE ...] [--steps N]
+       [--jobs N]
 
-Trains iMAML once per (lam, inner rate) of `GRID` under Table 2's protocol otherwise, then scores
-each network two ways on the evaluation tasks after 1, 5 and 10 steps: plain gradient descent with
+Trains iMAML once per seed and (lam, inner rate) of `GRID` (or ``--grid``) under Table 2's
+protocol otherwise, then scores each network two ways on the evaluation tasks after 1, 5 and 10 steps: plain gradient descent with
 rate alpha (what Table 2 does for every method) and iMAML's own adaptation, gradient descent on
 the proximal problem ``L(phi) + lam / 2 ||phi - theta||^2`` with its training rate. Prints one
 markdown row per setting, with the trained network's support-loss sharpness.
@@ -42,32 +43,40 @@ def proximal_adapt(lam, rate):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=table2._seed_range, default=[0], help="e.g. 0-4")
+    parser.add_argument("--grid", nargs="+", type=_setting, default=GRID,
+                        help="(lam, inner rate) settings as LAM:RATE (default: GRID)")
     parser.add_argument("--steps", type=int, default=None, help="meta-steps (default: 70,000)")
     parser.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args(argv)
     declared = ComparisonConfig()
     meta = declared.meta if args.steps is None else dataclasses.replace(
         declared.meta, meta_steps=args.steps)
-    runs = [table2.Run("imaml", args.seed, dataclasses.replace(
+    settings = [(lam, rate, seed) for lam, rate in args.grid for seed in args.seeds]
+    runs = [table2.Run("imaml", seed, dataclasses.replace(
         declared, meta=meta, imaml_lam=lam, imaml_inner_lr=rate), sharpness=True)
-        for lam, rate in GRID]
+        for lam, rate, seed in settings]
     outcomes = table2.run_all(runs, args.jobs)
     steps = [str(s) for s in declared.eval_steps]
     loss = methods.square_error_loss(methods.MLP(meta.features))
     support, query = table2.evaluation_tasks(declared)
-    print(f"iMAML, seed {args.seed}, {meta.meta_steps:,} meta-steps, alpha = {meta.inner_lr}; "
+    print(f"iMAML, {meta.meta_steps:,} meta-steps, alpha = {meta.inner_lr}; "
           "query MSE (mean over tasks) after 1 / 5 / 10 steps:\n")
-    print("| lam | inner rate | plain gradient descent, rate alpha | iMAML's proximal descent | "
+    print("| lam | inner rate | seed | plain gradient descent, rate alpha | iMAML's proximal descent | "
           "sharpness: median, 99th percentile |")
-    print("|---|---|---|---|---|")
-    for (lam, rate), outcome in zip(GRID, outcomes):
+    print("|---|---|---|---|---|---|")
+    for (lam, rate, seed), outcome in zip(settings, outcomes):
         own = evaluation.adaptation_errors(loss, outcome["params"], proximal_adapt(lam, rate),
                                            support, query, meta.inner_lr, declared.eval_steps)
         plain = " / ".join(table2._seed_cell(outcome["errors"][s]) for s in steps)
         proximal = " / ".join(table2._seed_cell(own[int(s)]) for s in steps)
-        print(f"| {lam:g} | {rate:g} | {plain} | {proximal} | "
+        print(f"| {lam:g} | {rate:g} | {seed} | {plain} | {proximal} | "
               f"{np.median(outcome['sharpness']):.0f}, {np.percentile(outcome['sharpness'], 99):.0f} |")
+
+
+def _setting(text):
+    lam, _, rate = text.partition(":")
+    return float(lam), float(rate)
 
 
 if __name__ == "__main__":

@@ -55,9 +55,8 @@ class ComparisonConfig:
     """
 
     meta: MAMLConfig = MAMLConfig(inner_lr=0.001, meta_steps=70_000)
-    # The notebook's small-scale comparison (a few minutes for all five methods on a CPU).
+    # The notebook's small-scale comparison (a minute or two for all five methods on a CPU).
     notebook_meta_steps: int = 5_000
-    notebook_eval_k_shot: int = 10
     eval_k_shot: int = 5
     eval_tasks: int = 1_000
     eval_query_points: int = 100
@@ -66,12 +65,12 @@ class ComparisonConfig:
     reptile_inner_steps: int = 5
     reptile_outer_lr: float = 0.1
     # iMAML: proximal strength, gradient steps on the proximal problem and their rate, CG
-    # iterations. lam must exceed the support loss's most negative curvature for (I + H / lam) to
-    # be positive definite (CG needs it): lam = 300 and 100 diverged in training. Of the settings
-    # that trained (results/README.md, the sweep), lam = 500 with rate 1 / lam is the one whose
-    # network is no sharper than MAML's, so that test-time steps of alpha stay stable.
-    imaml_lam: float = 500.0
-    imaml_inner_lr: float = 0.002
+    # iterations. With inner_lr = 1 / lam each step is phi = theta - grad L(phi) / lam, the
+    # proximal point of a step of 1 / lam; lam = 1 / alpha makes it the step every method takes at
+    # test time. Smaller lam trained sharper or not at all (lam = 500: seed 3 diverged in training;
+    # 300 and 100: every seed), larger lam diverged at test time (results/README.md, the sweep).
+    imaml_lam: float = 1000.0
+    imaml_inner_lr: float = 0.001
     imaml_inner_steps: int = 5
     imaml_cg_steps: int = 5
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
