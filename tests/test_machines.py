@@ -10,7 +10,10 @@ import submissions
 from bank import ALTERNATIVES, SOLUTIONS, WRONG
 
 OLDER_CPUS = ["AVX2", "SSE4_2"]
-CORRECT_ON_OLDER_CPUS = [v.on_isa(isa) for isa in OLDER_CPUS for v in SOLUTIONS + ALTERNATIVES]
+# The solutions on both; the alternatives on SSE4.2 only, the farthest from this AVX-512 machine
+# (benchmarks/tolerance_margins.py measures every one on every instruction set).
+CORRECT_ON_OLDER_CPUS = ([v.on_isa(isa) for isa in OLDER_CPUS for v in SOLUTIONS]
+                         + [v.on_isa("SSE4_2") for v in ALTERNATIVES])
 # Correct code stays this far inside each tolerance on every CPU tried (native AVX-512, AVX2,
 # SSE4.2, one thread: benchmarks/tolerance_margins.py); a smaller margin needs a new measurement.
 SAFETY = 0.25
@@ -18,8 +21,9 @@ SAFETY = 0.25
 
 @pytest.mark.parametrize("variant", CORRECT_ON_OLDER_CPUS, ids=lambda v: v.name)
 def test_correct_code_earns_full_marks_on_older_cpus(grade_variant, variant):
-    """The solutions, the alternatives and float32 code earn every point with XLA limited to
-    AVX2 or SSE4.2, each comparison within a quarter of its tolerance."""
+    """The solutions (AVX2 and SSE4.2), the alternatives and float32 code (SSE4.2) earn every point
+    with XLA limited to an older instruction set, each comparison within a quarter of its
+    tolerance."""
     result = grade_variant(variant)
     assert result.total == result.max_total, [p for p in result.parts if p.score < p.max]
     for case in result.cases:

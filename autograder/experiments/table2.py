@@ -333,11 +333,11 @@ def plot(results, comparison, path):
     ax = plot_adaptation_curves(curves, reference=paper, title=(
         f"Sinusoid regression, K = {comparison.eval_k_shot}, alpha = {comparison.meta.inner_lr}, "
         f"{len(results['protocol']['seeds'])} seeds (dots: each seed)"))
-    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
-    for m in names:
+    colours = {bars.get_label(): bars.lines[0].get_color() for bars in ax.containers}
+    for i, m in enumerate(names):
         for s in comparison.eval_steps:
             values = [v for v in results["per_seed"][m][str(s)] if v is not None]
-            ax.scatter([s] * len(values), values, s=8, alpha=0.4, zorder=3,
+            ax.scatter([s + 0.12 * (i - 2)] * len(values), values, s=9, alpha=0.5, zorder=3,
                        color=colours.get(LABELS[m], "grey"))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     figure.tight_layout()
