@@ -133,9 +133,15 @@ def train_and_evaluate(run_):
 
 @functools.lru_cache(maxsize=None)
 def _training(method, comparison):
-    """``(loss, jitted training run)``, compiled once per process for each method and config."""
-    loss = methods.square_error_loss(methods.MLP(comparison.meta.features))
+    """``(loss, jitted training run)``, compiled once per process for each method and config; the
+    loss is shared, so the evaluation compiles once per process too."""
+    loss = _loss(comparison.meta.features)
     return loss, jax.jit(methods.training_run(method, loss, comparison.meta.meta_steps, comparison))
+
+
+@functools.lru_cache(maxsize=None)
+def _loss(features):
+    return methods.square_error_loss(methods.MLP(features))
 
 
 def run_all(runs, jobs=None, on_done=lambda run_, outcome: None):

@@ -1,5 +1,7 @@
 """Scoring adaptation on unseen tasks: query-set error after a few gradient steps."""
 
+import functools
+
 import jax
 import numpy as np
 
@@ -16,17 +18,23 @@ def evaluation_tasks(key, num_tasks, k_shot, query_points, tasks):
 
 def adaptation_errors(loss, params, adapt, support, query, alpha, steps_list):
     """``{steps: per-task query loss}`` after ``adapt(loss, params, x, y, alpha, steps)`` on each
-    task's support points, for every entry of ``steps_list`` (one jitted, vmapped program)."""
+    task's support points, for every entry of ``steps_list`` (one jitted, vmapped program,
+    compiled once per ``loss``, ``adapt``, ``alpha`` and ``steps_list``)."""
+    program = _adaptation_program(loss, adapt, alpha, tuple(steps_list))
+    return {steps: np.asarray(e) for steps, e in zip(steps_list, program(params, support, query))}
 
+
+@functools.lru_cache(maxsize=16)
+def _adaptation_program(loss, adapt, alpha, steps_list):
     @jax.jit
-    def errors(params):
+    def errors(params, support, query):
         def one_task(x, y, x_query, y_query):
             return [loss(adapt(loss, params, x, y, alpha, steps), x_query, y_query)
                     for steps in steps_list]
 
         return jax.vmap(one_task)(*support, *query)
 
-    return {steps: np.asarray(e) for steps, e in zip(steps_list, errors(params))}
+    return errors
 
 
 # Targets satisfy |y| <= 5, so a model that has not blown up has a query error far below this.
