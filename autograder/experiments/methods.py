@@ -151,11 +151,6 @@ def make_step(method, loss, comparison):
     raise ValueError(f"unknown method {method!r}")
 
 
-def train(method, loss, params, key, num_steps, comparison):
-    """``num_steps`` updates of ``method`` as one `jax.jit` over `jax.lax.scan`."""
-    return jax.jit(training_run(method, loss, num_steps, comparison))(params, key)
-
-
 def training_run(method, loss, num_steps, comparison):
     """``run(params, key) -> params``: ``num_steps`` updates of ``method`` as one `jax.lax.scan`."""
     step, optimizer = make_step(method, loss, comparison)
