@@ -108,9 +108,9 @@ class Run:
     sharpness: bool = False
 
 
-# Seconds per 1,000 meta-steps of one run on one core (measured: BENCHMARKS.md), to start the
-# longest runs first so that the cores finish together.
-COST = {"imaml": 2.1, "reptile": 0.8, "maml": 0.4, "first_order": 0.25, "pretrained": 0.1}
+# Milliseconds per meta-step of one run pinned to one core (benchmarks/seed_batching.py), to start
+# the longest runs first so that the cores finish together.
+COST = {"imaml": 1.86, "reptile": 0.65, "maml": 0.41, "first_order": 0.22, "pretrained": 0.14}
 
 
 def train_and_evaluate(run_):
@@ -146,8 +146,8 @@ def _loss(features):
 
 def run_all(runs, jobs=None, on_done=lambda run_, outcome: None):
     """``[outcome of train_and_evaluate(run) for run in runs]``, on ``jobs`` worker processes
-    (default: one per core), each pinned to one core: XLA's own threads slow these tiny steps
-    down (one pinned process is 1.4x faster than an unpinned one, BENCHMARKS.md)."""
+    (default: one per core), each pinned to one core: XLA's own threads slow these small steps
+    down (one pinned process is 1.1x to 1.4x faster than an unpinned one, BENCHMARKS.md)."""
     jobs = jobs or len(_cores())
     order = sorted(range(len(runs)), key=lambda i: -COST[runs[i].method])
     outcomes = [None] * len(runs)
