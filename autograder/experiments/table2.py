@@ -115,7 +115,8 @@ COST = {"imaml": 1.86, "reptile": 0.65, "maml": 0.41, "first_order": 0.22, "pret
 
 def train_and_evaluate(run_):
     """Trains one run and scores it on the evaluation tasks: ``{"seconds", "params", "errors":
-    {steps: per-task query MSE}}`` and, if asked, ``"sharpness"`` (per task)."""
+    {steps: per-task query MSE}}`` and, if asked, ``"sharpness"``: the median and 99th
+    percentile over the tasks."""
     loss, training = _training(run_.method, run_.comparison)
     model = methods.MLP(run_.comparison.meta.features)
     init_key, train_key = jax.random.split(jax.random.PRNGKey(run_.seed))
@@ -127,7 +128,9 @@ def train_and_evaluate(run_):
     outcome = {"seconds": time.perf_counter() - start, "params": jax.device_get(params),
                "errors": evaluate(loss, params, run_.comparison)}
     if run_.sharpness:
-        outcome["sharpness"] = sharpness(loss, params, evaluation_tasks(run_.comparison)[0])
+        eigenvalues = sharpness(loss, params, evaluation_tasks(run_.comparison)[0])
+        outcome["sharpness"] = [float(np.round(np.median(eigenvalues))),  # nan if training blew up
+                                float(np.round(np.percentile(eigenvalues, 99)))]
     return outcome
 
 
@@ -203,9 +206,8 @@ def run(comparison, names=METHODS, init="paper", jobs=None, sharpness=False, log
             s: [evaluation.diverged_count(e) for e in errors[s]] for s in steps}
         results["seconds"][method] = round(sum(outcomes[method, seed]["seconds"] for seed in seeds), 1)
         if sharpness:
-            results.setdefault("sharpness", {})[method] = [
-                [round(float(np.median(outcomes[method, seed]["sharpness"]))),
-                 round(float(np.percentile(outcomes[method, seed]["sharpness"], 99)))] for seed in seeds]
+            results.setdefault("sharpness", {})[method] = [outcomes[method, seed]["sharpness"]
+                                                           for seed in seeds]
     results["protocol"] = protocol(comparison, init)
     results["seconds"]["total"] = round(time.perf_counter() - start, 1)
     return results
@@ -311,7 +313,7 @@ def markdown(results, comparison):
             cells = [f"{value:.3f}" if value is not None else "diverged ({})".format(_count(
                 results["per_seed_diverged_tasks"][method][s][i], "task"))
                 for s, value in ((s, results["per_seed"][method][s][i]) for s in steps)]
-            extra = " {}, {} |".format(*results["sharpness"][method][i]) if sharp else ""
+            extra = " {:.0f}, {:.0f} |".format(*results["sharpness"][method][i]) if sharp else ""
             lines.append(f"| {LABELS[method]} | {seed} | " + " | ".join(cells) + " |" + extra)
     return "\n".join(lines) + "\n"
 
