@@ -189,15 +189,16 @@ def _declared_cases(parts):
     return cases
 
 
-def grade_statements(statements, parts):
+def grade_statements(statements, parts, fill_cache=False):
     """Case results and load errors for ``parts``, in this process (one child process)."""
-    with StudentProcess(statements) as process:
+    with StudentProcess(statements, fill_cache=fill_cache) as process:
         return run_graders(process, parts), process.load_errors
 
 
-def grade_notebook(path, parts=None):
+def grade_notebook(path, parts=None, fill_cache=False):
     """Grades the notebook at ``path`` as the assignment notebook its content says it is (or
-    only ``parts``); never raises for anything in the notebook."""
+    only ``parts``); never raises for anything in the notebook. ``fill_cache`` only for trusted
+    notebooks (`autograder.compilation_cache`)."""
     try:
         notebook = read_notebook(path)
         parts = parts or ASSIGNMENT_PARTS[assignment_of(notebook, path)]
@@ -209,7 +210,7 @@ def grade_notebook(path, parts=None):
                            error=str(error))
     statements, unparsed = extract_definitions(notebook)
     try:
-        case_results, load_errors = grade_statements(statements, parts)
+        case_results, load_errors = grade_statements(statements, parts, fill_cache)
     except GraderError as error:
         return grader_failure(path, parts, error)
     result = summarize(path, parts, case_results, unparsed + load_errors)

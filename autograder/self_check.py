@@ -21,8 +21,10 @@ def machine():
 
 
 def run(notebooks=SOURCE_NOTEBOOKS):
-    """Grades the reference solutions; returns ``(exit status, one line for a person)``."""
-    results = [grade_notebook(path) for path in notebooks]
+    """Grades the reference solutions (or other instructor's ``notebooks``, never a student's);
+    returns ``(exit status, one line for a person)``."""
+    # Trusted notebooks: their compiled programs fill the compilation cache that students' read.
+    results = [grade_notebook(path, fill_cache=True) for path in notebooks]
     scores = ", ".join(f"{os.path.basename(r.notebook)} "
                        + (f"{r.total:g}/{r.max_total:g}" if r.total is not None else "not graded")
                        for r in results)

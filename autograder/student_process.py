@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import select
 import shutil
 import signal
@@ -10,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from autograder import sandbox
+from autograder import compilation_cache, sandbox
 
 STARTUP_SECONDS = 60.0
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -42,10 +43,14 @@ class StudentProcess:
     its own checks.
     """
 
-    def __init__(self, statements):
+    def __init__(self, statements, fill_cache=False):
+        """``fill_cache``: trusted code only (the self-check); its compiled programs go into the
+        compilation cache (`autograder.compilation_cache`), which every other child only reads."""
         self._statements = [{"cell": s.cell, "source": s.source} for s in statements]
+        self._fill_cache = fill_cache
         self._process = None
         self._scratch = None
+        self._staging = None
         self.load_errors = []
 
     def __enter__(self):
@@ -62,16 +67,30 @@ class StudentProcess:
             json.dump(self._statements, f)
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
+        xla_flags = f"{XLA_FLAGS} {os.environ.get(EXTRA_XLA_FLAGS, '')}".strip()
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self._scratch,
                "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
-               "TF_CPP_MIN_LOG_LEVEL": "3",
-               "XLA_FLAGS": f"{XLA_FLAGS} {os.environ.get(EXTRA_XLA_FLAGS, '')}".strip()}
+               "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": xla_flags}
+        writable, readable = [], []
+        # Without bubblewrap nothing keeps a student's child from writing the cache: none then.
+        self._cache = (compilation_cache.directory(xla_flags)
+                       if self._fill_cache or sandbox.bubblewrap() is not None else None)
+        if self._cache is not None and self._fill_cache:
+            self._staging = pathlib.Path(self._scratch) / "compilation-cache"
+            self._staging.mkdir()
+            compilation_cache.prepare_staging(self._cache, self._staging)
+            env.update(compilation_cache.child_env(self._cache, self._staging))
+            writable.append(self._staging)
+        elif self._cache is not None:
+            env.update(compilation_cache.child_env(self._cache))
+            readable.append(self._cache)
+            compilation_cache.copy_font_list(self._cache, pathlib.Path(self._scratch))
         self._log = open(os.path.join(self._scratch, "output.log"), "wb")
         command = [sys.executable, "-I", "-m", "autograder.child", submission,
                    str(request_read), str(response_write)]
         try:
             self._process = subprocess.Popen(
-                sandbox.wrap(command, self._scratch, env), cwd=self._scratch, env=env,
+                sandbox.wrap(command, self._scratch, env, writable, readable), cwd=self._scratch, env=env,
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
                 pass_fds=(request_read, response_write), start_new_session=True,
             )
@@ -80,7 +99,7 @@ class StudentProcess:
                 os.close(fd)
             self._log.close()
             shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
+            self._scratch = self._staging = None
             raise GraderError(f"the grader's own child process could not start ({error})") from None
         finally:
             os.close(request_read)
@@ -210,6 +229,9 @@ class StudentProcess:
                     pass
             self._log.close()
             self._process = None
+        if self._staging is not None:
+            compilation_cache.publish(self._staging, self._cache)
+            self._staging = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None

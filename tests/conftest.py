@@ -3,10 +3,19 @@
 import concurrent.futures
 import multiprocessing
 import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
 
 import pytest
 import submissions
 from bank import Variant
+
+from autograder import compilation_cache
+
+_OWN_CACHE = pytest.StashKey[str]()
 
 _VARIANTS_BY_MODULE = pytest.StashKey[dict]()
 
@@ -25,8 +34,29 @@ def pytest_collection_finish(session):
     session.config.stash[_VARIANTS_BY_MODULE] = by_module
 
 
+def pytest_configure(config):
+    """Gradings in the tests use a compilation cache of the session's own, never the user's."""
+    if compilation_cache.SETTING not in os.environ:
+        folder = tempfile.mkdtemp(prefix="maml-tests-compilation-cache-")
+        os.environ[compilation_cache.SETTING] = config.stash[_OWN_CACHE] = folder
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE in config.stash:
+        shutil.rmtree(config.stash[_OWN_CACHE], ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def grade_variant(tmp_path_factory, pytestconfig):
+def filled_compilation_cache():
+    """The session's compilation cache after the self-check filled it, as a class's grading does."""
+    completed = subprocess.run([sys.executable, "-m", "autograder", "--self-check"],
+                               capture_output=True, text=True, cwd=submissions.ROOT)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return pathlib.Path(os.environ[compilation_cache.SETTING])
+
+
+@pytest.fixture(scope="session")
+def grade_variant(tmp_path_factory, pytestconfig, filled_compilation_cache):
     """Grades the release answered with the solution except a variant's cells (cached).
 
     The first time a test module asks, every variant its tests take as parameters is queued, and

@@ -7,9 +7,9 @@ import socket
 import pytest
 import submissions
 
-from autograder import sandbox
+from autograder import compilation_cache, sandbox
 from autograder.notebook import extract_definitions
-from autograder.student_process import StudentProcess
+from autograder.student_process import XLA_FLAGS, StudentProcess
 
 ROOT = submissions.ROOT
 OUTSIDE = pathlib.Path("/var/tmp/maml-grader-secret-copy.py")  # e.g. another checkout's graders
@@ -23,6 +23,8 @@ ATTEMPTS = {
     "list the course root": f"assert os.listdir({str(ROOT)!r}) and 'gradebook.db' in os.listdir({str(ROOT)!r})",
     "write into the repository": f"open({str(ROOT / 'autograder/pwned.py')!r}, 'w').write('x')",
     "edit the grader": f"open({str(ROOT / 'autograder/grade.py')!r}, 'a').write('#')",
+    "plant an entry in the compilation cache":
+        f"open({str(compilation_cache.directory(XLA_FLAGS) / 'jit_f-0-cache')!r}, 'w').write('x')",
     "write to the home directory": "open(os.path.expanduser('~root/pwned'), 'w').write('x')",
     "read a file elsewhere on the machine": f"open({str(OUTSIDE)!r}).read()",
     "connect to a local server": "socket.create_connection(('127.0.0.1', PORT), timeout=2)",
@@ -101,6 +103,7 @@ def test_student_code_cannot_reach_instructor_files_or_the_network(server, tmp_p
     assert not [name for name, succeeded in results.items() if succeeded]
     assert not (ROOT / "autograder" / "pwned.py").exists()
     assert not pathlib.Path("~root/pwned").expanduser().exists()
+    assert not (compilation_cache.directory(XLA_FLAGS) / "jit_f-0-cache").exists()
     assert (ROOT / "autograder" / "grade.py").read_bytes() == grader_before
 
 

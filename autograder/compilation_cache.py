@@ -1,0 +1,145 @@
+"""A persistent XLA compilation cache that trusted grading fills and student processes only read.
+
+Grading compiles dozens of small XLA programs per notebook, and most of a grading's time was that
+compilation (BENCHMARKS.md). A program is the trace of the grader's probe around the student's
+function; where a student's code traces to the same program as the reference solution's, JAX's
+persistent cache (keyed by the program, the compile options, the XLA flags and the JAX version)
+hands the child the executable that the reference grading compiled, bit for bit what compiling it
+again would give.
+
+Who writes: only the self-check (`autograder.self_check`), which grades the instructor's notebooks.
+Its child writes into a private staging folder, and the trusted parent moves each new entry into
+the cache with an atomic rename when the child ends. Student children see the cache read-only
+(bubblewrap binds it so) and are told never to write (a minimum compile time no program reaches):
+a student cannot plant an executable for another student's program.
+
+The cache lives in ``$AUTOGRADER_COMPILATION_CACHE`` (``off`` disables it), else
+``$XDG_CACHE_HOME/maml-autograder`` or ``~/.cache/maml-autograder``, in a subfolder per machine
+fingerprint (CPU flags, JAX and Python versions, the child's XLA flags): an executable compiled for
+one CPU is never loaded on another that shares the folder.
+
+matplotlib's font list rides along: the child's home is a fresh scratch folder, where matplotlib
+would rebuild it (0.7 s) in every child that imports it; the self-check's child builds it once into
+the cache, and each child gets a copy.
+"""
+
+import functools
+import hashlib
+import os
+import pathlib
+import platform
+import shutil
+import sys
+
+SETTING = "AUTOGRADER_COMPILATION_CACHE"
+ENTRY_SUFFIX = "-cache"  # JAX's file name for an entry: <key>-cache
+MATPLOTLIB = "matplotlib"  # subfolder with matplotlib's font list
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return " ".join(sorted(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    return platform.processor()
+
+
+@functools.cache
+def _versions():
+    from importlib import metadata
+
+    return [f"{name}=={metadata.version(name)}" for name in ("jax", "jaxlib", "matplotlib")]
+
+
+def fingerprint(xla_flags):
+    """What an executable compiled here depends on, as 16 hex digits."""
+    text = "\n".join([platform.machine(), _cpu_flags(), sys.version, *_versions(), xla_flags])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def directory(xla_flags):
+    """The cache folder for children run with ``xla_flags`` (created), or None when turned off."""
+    setting = os.environ.get(SETTING, "")
+    if setting.lower() == "off":
+        return None
+    if setting:
+        base = pathlib.Path(setting)
+    else:
+        base = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+        base = base / "maml-autograder"
+    folder = base / fingerprint(xla_flags)
+    try:
+        (folder / MATPLOTLIB).mkdir(parents=True, exist_ok=True)
+        for path in (base, folder, folder / MATPLOTLIB):  # the sandbox's uid must read it
+            path.chmod(path.stat().st_mode | 0o755)
+    except OSError as error:
+        print(f"autograder: compilation cache {folder} unusable ({error}); compiling everything",
+              file=sys.stderr, flush=True)
+        return None
+    return folder
+
+
+def child_env(folder, staging=None):
+    """JAX's settings for a child: read ``folder``; write new entries to ``staging`` if given."""
+    env = {"JAX_COMPILATION_CACHE_DIR": str(staging or folder),
+           "JAX_COMPILATION_CACHE_MAX_SIZE": "-1",  # no eviction: it writes access times
+           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+           # Else JAX puts a GPU cache path (this folder) in the compile options, hence in the key.
+           "JAX_PERSISTENT_CACHE_ENABLE_XLA_CACHES": "none",
+           # A student's child never writes: no program takes this long to compile.
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0" if staging else "1e9"}
+    if staging:
+        env["MPLCONFIGDIR"] = str(staging / MATPLOTLIB)
+    return env
+
+
+def prepare_staging(folder, staging):
+    """Fills ``staging`` with the current entries, so that the filling child reads them too."""
+    for entry in folder.glob(f"*{ENTRY_SUFFIX}"):
+        os.link(entry, staging / entry.name) if _same_device(entry, staging) else \
+            shutil.copyfile(entry, staging / entry.name)
+
+
+def _same_device(a, b):
+    return a.stat().st_dev == b.stat().st_dev
+
+
+def copy_font_list(folder, home):
+    """Puts the cached matplotlib font list where a child with ``home`` looks for it."""
+    for font_list in (folder / MATPLOTLIB).glob("fontlist-*.json"):
+        target = home / ".cache" / "matplotlib"
+        target.mkdir(parents=True, exist_ok=True)
+        for path in (target.parent, target):  # matplotlib wants it writable (the child's uid)
+            path.chmod(0o777)
+        shutil.copyfile(font_list, target / font_list.name)
+
+
+def publish(staging, folder):
+    """Moves the entries a trusted child wrote in ``staging`` into ``folder``; returns how many.
+
+    Each entry is copied to a temporary name beside its destination and renamed, so a reader never
+    sees half a file; an entry already there is kept (same key, same program).
+    """
+    published = 0
+    sources = [*staging.glob(f"*{ENTRY_SUFFIX}"),
+               *(staging / MATPLOTLIB).glob("fontlist-*.json")]
+    for source in sources:
+        if not source.is_file() or source.is_symlink():
+            continue
+        destination = folder / source.relative_to(staging)
+        if destination.exists():
+            continue
+        temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source, temporary)
+        temporary.chmod(0o644)
+        os.replace(temporary, destination)
+        published += 1
+    return published
+
+
+def entries(folder):
+    """The number of compiled programs in ``folder``."""
+    return sum(1 for _ in folder.glob(f"*{ENTRY_SUFFIX}"))
