@@ -2,17 +2,20 @@
 grade a class.
 
 ``SUBMITTED_DIR`` has nbgrader's layout, ``SUBMITTED_DIR/<student>/<assignment>/<notebook>.ipynb``.
-Each notebook is graded exactly as ``python -m autograder`` grades it (in its own sandboxed child),
-``--jobs`` at a time, or by the workers of a Dask distributed cluster (``--scheduler``; start each
-worker with ``--nthreads 1``, in this project's venv, with bubblewrap installed). One JSON line per notebook is appended to ``--out`` as soon as it is graded:
-the single-notebook command's object plus ``student``, ``path``, ``notebook_sha256`` and
-``grader_version``. A crash or Ctrl-C loses nothing already written, and a second run with the
-same ``--out`` grades only the notebooks that are new or changed, or were graded by another
-version of the grader. Progress, an ETA and the number of notebooks that could not be graded are
-shown on standard error.
+Each notebook is graded exactly as ``python -m autograder`` grades it, in a fresh sandboxed worker
+process (a student's notebooks share one sandbox, which imports JAX once), ``--jobs`` students at
+a time, or by the workers of a Dask distributed cluster (``--scheduler``; start each worker with
+``--nthreads 1``, in this project's venv, with bubblewrap installed). One JSON line per notebook
+is appended to ``--out`` as soon as its student is graded: the single-notebook command's object
+plus ``student``, ``path``, ``notebook_sha256`` and ``grader_version``. A crash or Ctrl-C loses
+nothing already written, and a second run with the same ``--out`` grades only the notebooks that
+are new or changed, or were graded by another version of the grader. Progress, an ETA and the
+number of notebooks that could not be graded are shown on standard error.
 
 Before grading anyone it runs the self-check (`autograder.self_check`) and stops if the reference
-solutions do not earn full marks here: the machine, not the students, would be at fault.
+solutions do not earn full marks here: the machine, not the students, would be at fault. The
+self-check also fills the compilation cache (`autograder.compilation_cache`) that every student's
+process then reads.
 
 Exit status: 0 when every notebook was graded or reported (an unreadable notebook is a line with
 its ``error``); 1 when the self-check failed; 3 when the grader itself failed on some notebook
@@ -29,7 +32,7 @@ import os
 import pathlib
 import sys
 
-from autograder.grade import GRADER_FAILED, grade_notebook
+from autograder.grade import GRADER_FAILED, grade_notebooks
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
 
@@ -57,22 +60,29 @@ def sha256(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
-def grade_one(student, path, content):
-    """One JSON line's object for the notebook ``content`` (bytes) submitted at ``path``.
+def grade_student(student, notebooks):
+    """One JSON line's object per notebook of one student: ``notebooks`` is ``[(path, content)]``
+    with the content as bytes.
 
-    Runs in a worker process, local or on a Dask worker: the notebook travels as bytes, so workers
-    need no shared filesystem. It is graded under its own file name, as the CLI grades it.
+    Runs in a worker process, local or on a Dask worker: the notebooks travel as bytes, so workers
+    need no shared filesystem. Each is graded under its own file name, as the CLI grades it, and
+    all of a student's notebooks in one sandbox (`autograder.grade.grade_notebooks`).
     """
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="maml-batch-") as folder:
-        copy = pathlib.Path(folder) / pathlib.Path(path).name
-        copy.write_bytes(content)
-        result = grade_notebook(copy)
-    return {**result.to_json(), "notebook": str(path), "student": student, "path": str(path),
-            "notebook_sha256": hashlib.sha256(content).hexdigest(),
-            "grader_version": grader_version(), "grader_failed": result.grader_failed,
-            "grading_key": result.grading_key}
+        copies = []
+        for number, (path, content) in enumerate(notebooks):
+            copy = pathlib.Path(folder) / str(number) / pathlib.Path(path).name
+            copy.parent.mkdir()
+            copy.write_bytes(content)
+            copies.append(copy)
+        results = grade_notebooks(copies)
+    return [{**result.to_json(), "notebook": str(path), "student": student, "path": str(path),
+             "notebook_sha256": hashlib.sha256(content).hexdigest(),
+             "grader_version": grader_version(), "grader_failed": result.grader_failed,
+             "grading_key": result.grading_key}
+            for result, (path, content) in zip(results, notebooks)]
 
 
 def _records(lines):
@@ -155,25 +165,33 @@ def grade_class(submitted, out, jobs=None, self_check=True, progress=True, sched
                     jobs, mp_context=multiprocessing.get_context("spawn")))
     with _progress(progress) as bar, open(out, "a", encoding="utf-8") as sink, executor as pool:
         task = bar.add_task("grading", total=len(todo), failed=0)
-        futures = {pool.submit(grade_one, student, str(path), path.read_bytes()): (student, path)
-                   for student, path in todo}
+        by_student = {}
+        for student, path in todo:  # a student's notebooks share one sandbox
+            by_student.setdefault(student, []).append(path)
+        futures = {pool.submit(grade_student, student,
+                               [(str(path), path.read_bytes()) for path in paths]): (student, paths)
+                   for student, paths in by_student.items()}
         try:
             for future in concurrent.futures.as_completed(futures):
-                student, path = futures[future]
+                student, paths = futures[future]
                 try:
-                    record = future.result()
+                    records = future.result()
                 except Exception as error:  # noqa: BLE001 - a worker died: the grader's failure
-                    record = {"notebook": str(path), "total": None, "max_total": None, "parts": [],
-                              "error": f"{GRADER_FAILED}: its worker process failed ({error!r}).",
-                              "student": student, "path": str(path),
-                              "notebook_sha256": wanted[str(path)],
-                              "grader_version": grader_version(), "grader_failed": True}
-                sink.write(json.dumps(record) + "\n")
+                    records = [{"notebook": str(path), "total": None, "max_total": None,
+                                "parts": [],
+                                "error": f"{GRADER_FAILED}: its worker process failed ({error!r}).",
+                                "student": student, "path": str(path),
+                                "notebook_sha256": wanted[str(path)],
+                                "grader_version": grader_version(), "grader_failed": True}
+                               for path in paths]
+                for record in records:
+                    sink.write(json.dumps(record) + "\n")
                 sink.flush()
                 os.fsync(sink.fileno())
-                failures += record["error"] is not None
-                grader_failures += bool(record["grader_failed"])
-                bar.update(task, advance=1, failed=failures)
+                for record in records:
+                    failures += record["error"] is not None
+                    grader_failures += bool(record["grader_failed"])
+                bar.update(task, advance=len(records), failed=failures)
         except KeyboardInterrupt:
             for future in futures:
                 future.cancel()
@@ -215,7 +233,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not pathlib.Path(args.submitted).is_dir():
         parser.error(f"{args.submitted} is not a folder")
-    from autograder import batch  # this file runs as __main__: workers must find `batch.grade_one`
+    from autograder import batch  # this file runs as __main__: workers must find `batch.grade_student`
 
     return batch.grade_class(args.submitted, args.out, args.jobs,
                              self_check=not args.skip_self_check, progress=True,

@@ -1,15 +1,26 @@
-"""The child process: runs the student's definitions and answers probe requests.
+"""The child process: one per student, a worker forked from it for each of their notebooks.
 
-Everything here runs beside untrusted code, so nothing it says is believed: the parent only
+The server (trusted: no student code has run in it) imports JAX, Flax, Optax, matplotlib and the
+probes once, then waits for the parent's word to start a notebook's worker: a fork, so every
+notebook's code starts from the same fresh interpreter, without paying for the imports again.
+Each worker initialises XLA, loads one notebook's definitions and answers probe requests.
+Everything in a worker runs beside untrusted code, so nothing it says is believed: the parent only
 takes the plain numbers it returns and compares them with its own expected values.
 
 Usage (by `autograder.student_process` only):
-  python -I -m autograder.child SUBMISSION_JSON REQUEST_FD RESPONSE_FD
+  python -I -m autograder.child SPEC_JSON CONTROL_FD STATUS_FD
+
+``SPEC_JSON`` lists the notebooks: ``[{"submission": path, "requests": fd, "responses": fd}]``.
+The parent writes a notebook's index and a newline to ``CONTROL_FD`` to start its worker; when a
+worker ends, the server writes ``INDEX EXIT_STATUS`` and a newline to ``STATUS_FD``.
 """
 
 import json
 import os
+import select
+import signal
 import sys
+import traceback
 
 
 def _plain(value):
@@ -36,28 +47,19 @@ def _load(statements, namespace):
     return errors
 
 
-def main():
-    from autograder.sandbox import drop_privileges, limit_resources
-
-    limit_resources()  # before any student code; the sandbox has no capability to raise them
-    submission_path, request_fd, response_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    requests = os.fdopen(request_fd, "r", encoding="utf-8")
-    responses = os.fdopen(response_fd, "w", encoding="utf-8")
+def serve(notebook, probes):
+    """A notebook's worker: XLA, then the student's definitions, then one answer per request."""
+    requests = os.fdopen(notebook["requests"], "r", encoding="utf-8")
+    responses = os.fdopen(notebook["responses"], "w", encoding="utf-8")
 
     def send(message):
         responses.write(json.dumps(message, allow_nan=True) + "\n")
         responses.flush()
 
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    from autograder import probes  # imports jax before the student's code runs
-
     probes.jax.jit(lambda x: x + 1)(probes.jnp.zeros(2)).block_until_ready()  # XLA works
     send({"up": True})  # before any student code: a failure until here is the grader's
-    with open(submission_path, encoding="utf-8") as f:
+    with open(notebook["submission"], encoding="utf-8") as f:
         statements = json.load(f)
-    drop_privileges()
-    if "MPLCONFIGDIR" in os.environ:  # only the self-check's child: matplotlib's font list
-        import matplotlib.font_manager  # noqa: F401 - builds it there, for the cache
     namespace = {"__name__": "__submission__"}
     send({"ready": True, "load_errors": _load(statements, namespace)})
 
@@ -71,6 +73,72 @@ def main():
         except BaseException as error:  # noqa: BLE001 - report, then serve the next request
             message = f"{type(error).__name__}: {error}".strip()
             send({"id": request["id"], "ok": False, "error": message[:400]})
+
+
+def main():
+    from autograder.sandbox import drop_privileges, limit_resources
+
+    limit_resources()  # before any student code; the sandbox has no capability to raise them
+    drop_privileges()
+    spec_path, control_fd, status_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    with open(spec_path, encoding="utf-8") as f:
+        notebooks = json.load(f)
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    from autograder import probes  # imports jax before the student's code runs
+    import matplotlib.pyplot  # noqa: F401 - nearly every notebook imports it: once, here
+
+    # A SIGCHLD wakes the loop below, which reports each ended worker's exit status.
+    wakeup_read, wakeup_write = os.pipe()
+    os.set_blocking(wakeup_write, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wakeup_write)
+    workers, pending = {}, b""
+    while True:
+        readable, _, _ = select.select([control_fd, wakeup_read], [], [])
+        if wakeup_read in readable:
+            os.read(wakeup_read, 4096)
+            while workers:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    break
+                index = workers.pop(pid)
+                os.write(status_fd, f"{index} {os.waitstatus_to_exitcode(status)}\n".encode())
+        if control_fd in readable:
+            chunk = os.read(control_fd, 4096)
+            if not chunk:
+                return  # the parent is done with this student
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                index = int(line)
+                pid = os.fork()
+                if pid == 0:  # the worker: none of the server's pipes, nor the others' notebooks
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    for fd in (control_fd, status_fd, wakeup_read, wakeup_write):
+                        os.close(fd)
+                    for other, notebook in enumerate(notebooks):
+                        if other != index:
+                            for fd in (notebook["requests"], notebook["responses"]):
+                                _close(fd)
+                    code = 1
+                    try:
+                        serve(notebooks[index], probes)
+                        code = 0
+                    except BaseException:  # noqa: BLE001 - into the log the parent shows
+                        traceback.print_exc()
+                    finally:
+                        os._exit(code)
+                workers[pid] = index
+                for fd in (notebooks[index]["requests"], notebooks[index]["responses"]):
+                    _close(fd)  # the worker holds the only copies: its end is the parent's EOF
+
+
+def _close(fd):
+    try:
+        os.close(fd)
+    except OSError:
+        pass  # a worker started before already closed it
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import pytest
 from autograder.framework import CaseResult, GradingPlugin
 from autograder.notebook import (NotebookError, defined_names, extract_definitions,
                                  read_notebook)
-from autograder.student_process import GraderError, StudentProcess
+from autograder.student_process import GraderError, student_processes
 
 GRADERS = pathlib.Path(__file__).parent / "graders"
 # The graded names of each notebook, in the notebook's order; one grader file each.
@@ -189,33 +189,48 @@ def _declared_cases(parts):
     return cases
 
 
-def grade_statements(statements, parts, fill_cache=False):
-    """Case results and load errors for ``parts``, in this process (one child process)."""
-    with StudentProcess(statements, fill_cache=fill_cache) as process:
-        return run_graders(process, parts), process.load_errors
-
-
 def grade_notebook(path, parts=None, fill_cache=False):
     """Grades the notebook at ``path`` as the assignment notebook its content says it is (or
     only ``parts``); never raises for anything in the notebook. ``fill_cache`` only for trusted
     notebooks (`autograder.compilation_cache`)."""
+    return grade_notebooks([path], parts, fill_cache)[0]
+
+
+def grade_notebooks(paths, parts=None, fill_cache=False):
+    """Grades one student's notebooks, each exactly as `grade_notebook` grades it alone, in one
+    sandbox: its server imports JAX once and forks a fresh worker per notebook."""
+    results, readable = {}, []
+    for path in paths:
+        try:
+            notebook = read_notebook(path)
+            own_parts = parts or ASSIGNMENT_PARTS[assignment_of(notebook, path)]
+        except NotebookError as error:
+            own_parts = parts or parts_for(path)
+            maxima = max_points(own_parts)
+            results[path] = GradeResult(
+                notebook=str(path), total=0.0, max_total=sum(maxima.values()),
+                parts=[PartResult(p, 0.0, maxima[p], str(error)) for p in own_parts],
+                error=str(error))
+            continue
+        readable.append((path, own_parts, *extract_definitions(notebook)))
     try:
-        notebook = read_notebook(path)
-        parts = parts or ASSIGNMENT_PARTS[assignment_of(notebook, path)]
-    except NotebookError as error:
-        parts = parts or parts_for(path)
-        maxima = max_points(parts)
-        return GradeResult(notebook=str(path), total=0.0, max_total=sum(maxima.values()),
-                           parts=[PartResult(p, 0.0, maxima[p], str(error)) for p in parts],
-                           error=str(error))
-    statements, unparsed = extract_definitions(notebook)
-    try:
-        case_results, load_errors = grade_statements(statements, parts, fill_cache)
-    except GraderError as error:
-        return grader_failure(path, parts, error)
-    result = summarize(path, parts, case_results, unparsed + load_errors)
-    result.grading_key = grading_key(parts, statements, unparsed)
-    return result
+        with student_processes([statements for _, _, statements, _ in readable],
+                               fill_cache) as processes:
+            for (path, own_parts, statements, unparsed), process in zip(readable, processes):
+                try:
+                    case_results = run_graders(process, own_parts)
+                except GraderError as error:
+                    results[path] = grader_failure(path, own_parts, error)
+                    continue
+                finally:
+                    process.close()
+                result = summarize(path, own_parts, case_results, unparsed + process.load_errors)
+                result.grading_key = grading_key(own_parts, statements, unparsed)
+                results[path] = result
+    except GraderError as error:  # the sandbox itself could not start
+        for path, own_parts, _, _ in readable:
+            results.setdefault(path, grader_failure(path, own_parts, error))
+    return [results[path] for path in paths]
 
 
 def grading_key(parts, statements, unparsed):

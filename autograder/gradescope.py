@@ -72,14 +72,13 @@ def build(out):
 def results(submission):
     """Gradescope's ``results.json`` object for the notebooks in ``submission``: one test per
     graded part of each assignment notebook, its feedback as ``output``, and the total score."""
-    from autograder.grade import ASSIGNMENT_PARTS, grade_notebook, max_points
+    from autograder.grade import ASSIGNMENT_PARTS, grade_notebooks, max_points
     from autograder.student_process import GraderError
 
     tests, seen = [], set()
     notebooks = sorted(pathlib.Path(submission).rglob("*.ipynb"))
     notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
-    for path in notebooks:
-        result = grade_notebook(path)
+    for path, result in zip(notebooks, grade_notebooks(notebooks)):  # one sandbox for them all
         if result.grader_failed:  # never a zero: run_autograder fails, Gradescope says so
             raise GraderError(result.error)
         names = [p.name for p in result.parts]

@@ -1,5 +1,6 @@
 """The trusted side of the child process: start it, send probe requests, enforce time limits."""
 
+import contextlib
 import json
 import os
 import pathlib
@@ -35,22 +36,155 @@ class StudentTimeout(StudentError):
     pass
 
 
-class StudentProcess:
-    """A child process holding one submission's definitions.
+def _plain(statement):
+    return {"cell": statement.cell, "source": statement.source}
 
-    `probe` sends one request and waits for the answer within a time limit. When the child hangs
-    or dies it is killed, and the next `probe` starts a fresh one, so one broken part costs only
-    its own checks.
+
+class Sandbox:
+    """One bubblewrap sandbox with the child server of one student's notebooks (`autograder.child`).
+
+    It starts at once, importing JAX while the parent sets up its graders; `start` forks the
+    worker of one notebook. `kill` ends the sandbox with everything in it.
     """
 
-    def __init__(self, statements, fill_cache=False):
+    def __init__(self, statement_lists, fill_cache=False):
+        self.scratch = pathlib.Path(tempfile.mkdtemp(prefix="maml-grading-"))
+        self._fill_cache = fill_cache
+        self._staging = None
+        self.process = None
+        self._killed = False
+        self._fds = []
+        self._statuses = {}
+        notebooks, child_fds = [], []
+        for index, statements in enumerate(statement_lists):
+            submission = self.scratch / f"submission-{index}.json"
+            submission.write_text(json.dumps(statements), encoding="utf-8")
+            request_read, request_write = os.pipe()
+            response_read, response_write = os.pipe()
+            notebooks.append({"submission": str(submission), "requests": request_read,
+                              "responses": response_write})
+            child_fds += [request_read, response_write]
+            self._fds.append((request_write, response_read))
+        control_read, self._control = os.pipe()
+        self._status, status_write = os.pipe()
+        child_fds += [control_read, status_write]
+        spec = self.scratch / "notebooks.json"
+        spec.write_text(json.dumps(notebooks), encoding="utf-8")
+        env, writable, readable = self._environment()
+        self.log = open(self.scratch / "output.log", "wb")
+        command = [sys.executable, "-I", "-m", "autograder.child", str(spec), str(control_read),
+                   str(status_write)]
+        try:
+            self.process = subprocess.Popen(
+                sandbox.wrap(command, str(self.scratch), env, writable, readable),
+                cwd=self.scratch, env=env, stdin=subprocess.DEVNULL, stdout=self.log,
+                stderr=self.log, pass_fds=child_fds, start_new_session=True)
+        except OSError as error:  # no interpreter, no bubblewrap: the grader's fault
+            self.kill()
+            raise GraderError(f"the grader's own child process could not start ({error})") from None
+        finally:
+            for fd in child_fds:
+                os.close(fd)
+
+    def _environment(self):
+        xla_flags = f"{XLA_FLAGS} {os.environ.get(EXTRA_XLA_FLAGS, '')}".strip()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.scratch),
+               "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
+               "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": xla_flags}
+        writable, readable = [], []
+        # Without bubblewrap nothing keeps a student's child from writing the cache: none then.
+        self._cache = (compilation_cache.directory(xla_flags)
+                       if self._fill_cache or sandbox.bubblewrap() is not None else None)
+        if self._cache is not None and self._fill_cache:
+            self._staging = self.scratch / "compilation-cache"
+            self._staging.mkdir()
+            compilation_cache.prepare_staging(self._cache, self._staging)
+            env.update(compilation_cache.child_env(self._cache, self._staging))
+            writable.append(self._staging)
+        elif self._cache is not None:
+            env.update(compilation_cache.child_env(self._cache))
+            readable.append(self._cache)
+            compilation_cache.copy_font_list(self._cache, self.scratch)
+        return env, writable, readable
+
+    @property
+    def alive(self):
+        return self.process is not None
+
+    def start(self, index):
+        """Forks notebook ``index``'s worker; returns its ``(request_write, response_read)``."""
+        try:
+            os.write(self._control, f"{index}\n".encode())
+        except OSError:
+            pass  # the server is gone: the parent reads EOF and says so
+        return self._fds[index]
+
+    def finish(self, index):
+        """Tells notebook ``index``'s worker to exit (end of its requests)."""
+        if not self._killed and self._fds[index][0] is not None:
+            os.close(self._fds[index][0])
+            self._fds[index] = (None, self._fds[index][1])
+
+    def exit_status(self, index, timeout=1.0):
+        """The exit status of notebook ``index``'s worker, once it ended (None if not known)."""
+        deadline = time.monotonic() + timeout
+        while index not in self._statuses and self.alive:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._status], [], [], remaining)[0]:
+                break
+            chunk = os.read(self._status, 4096)
+            if not chunk:
+                break
+            for line in chunk.decode().splitlines():
+                number, code = line.split()
+                self._statuses[int(number)] = int(code)
+        return self._statuses.get(index)
+
+    def log_tail(self, limit=600):
+        try:
+            text = (self.scratch / "output.log").read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return " ".join(text.split())[-limit:]
+
+    def kill(self):
+        if self._killed:
+            return
+        self._killed = True
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+            self.process = None
+        for fd in [fd for pair in self._fds for fd in pair] + [self._control, self._status]:
+            if fd is not None:
+                os.close(fd)
+        self._fds = []
+        self.log.close()
+        if self._staging is not None:
+            compilation_cache.publish(self._staging, self._cache)
+            self._staging = None
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class StudentProcess:
+    """A worker process holding one notebook's definitions.
+
+    `probe` sends one request and waits for the answer within a time limit. When the worker hangs
+    or dies its sandbox is killed, and the next `probe` starts a fresh one, so one broken part costs
+    only its own checks. `student_processes` gives a student's notebooks one sandbox (one server,
+    one worker each); alone, a notebook gets a sandbox of its own.
+    """
+
+    def __init__(self, statements, fill_cache=False, shared=None, index=0):
         """``fill_cache``: trusted code only (the self-check); its compiled programs go into the
         compilation cache (`autograder.compilation_cache`), which every other child only reads."""
-        self._statements = [{"cell": s.cell, "source": s.source} for s in statements]
+        self._statements = [_plain(s) for s in statements]
         self._fill_cache = fill_cache
-        self._process = None
-        self._scratch = None
-        self._staging = None
+        self._shared, self._index = shared, index
+        self._sandbox = self._own = None
         self.load_errors = []
 
     def __enter__(self):
@@ -60,50 +194,19 @@ class StudentProcess:
     def __exit__(self, *exc):
         self.close()
 
+    @property
+    def _process(self):
+        return self._sandbox.process if self._sandbox is not None else None
+
     def _start(self, wait=True):
-        self._scratch = tempfile.mkdtemp(prefix="maml-grading-")
-        submission = os.path.join(self._scratch, "submission.json")
-        with open(submission, "w", encoding="utf-8") as f:
-            json.dump(self._statements, f)
-        request_read, self._request_write = os.pipe()
-        self._response_read, response_write = os.pipe()
-        xla_flags = f"{XLA_FLAGS} {os.environ.get(EXTRA_XLA_FLAGS, '')}".strip()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self._scratch,
-               "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
-               "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": xla_flags}
-        writable, readable = [], []
-        # Without bubblewrap nothing keeps a student's child from writing the cache: none then.
-        self._cache = (compilation_cache.directory(xla_flags)
-                       if self._fill_cache or sandbox.bubblewrap() is not None else None)
-        if self._cache is not None and self._fill_cache:
-            self._staging = pathlib.Path(self._scratch) / "compilation-cache"
-            self._staging.mkdir()
-            compilation_cache.prepare_staging(self._cache, self._staging)
-            env.update(compilation_cache.child_env(self._cache, self._staging))
-            writable.append(self._staging)
-        elif self._cache is not None:
-            env.update(compilation_cache.child_env(self._cache))
-            readable.append(self._cache)
-            compilation_cache.copy_font_list(self._cache, pathlib.Path(self._scratch))
-        self._log = open(os.path.join(self._scratch, "output.log"), "wb")
-        command = [sys.executable, "-I", "-m", "autograder.child", submission,
-                   str(request_read), str(response_write)]
-        try:
-            self._process = subprocess.Popen(
-                sandbox.wrap(command, self._scratch, env, writable, readable), cwd=self._scratch, env=env,
-                stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                pass_fds=(request_read, response_write), start_new_session=True,
-            )
-        except OSError as error:  # no interpreter, no bubblewrap: the grader's fault
-            for fd in (self._request_write, self._response_read):
-                os.close(fd)
-            self._log.close()
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = self._staging = None
-            raise GraderError(f"the grader's own child process could not start ({error})") from None
-        finally:
-            os.close(request_read)
-            os.close(response_write)
+        if self._shared is not None and self._shared.alive:
+            self._sandbox, index = self._shared, self._index
+        else:  # alone, or after its shared sandbox was killed
+            self._sandbox = self._own = Sandbox([self._statements], self._fill_cache)
+            index = 0
+        self._shared = None  # a worker is started once per sandbox
+        self._request_write, self._response_read = self._sandbox.start(index)
+        self._worker = index
         self._buffer = b""
         self._up = False
         self._ready = False
@@ -122,12 +225,17 @@ class StudentProcess:
         except StudentTimeout:
             reason = f"no word from it within {STARTUP_SECONDS:.0f} s"
         except StudentError:
-            code = self._process.returncode if self._process is not None else None
+            code = self._sandbox.exit_status(self._worker) if self._sandbox is not None else None
             reason = f"it ended with exit status {code}" if code is not None else "it broke off"
         else:
             reason = None
+        if reason is not None and self._sandbox is not self._own:
+            # The student's other notebook may have broken the shared sandbox: try alone.
+            self.kill()
+            self._start(wait=False)
+            return self._wait_up()
         if reason is not None:
-            log = self._log_tail()
+            log = self._sandbox.log_tail() if self._sandbox is not None else ""
             self.kill()
             raise GraderError(f"the grader's own child process could not start ({reason}); "
                               f"its output: {log or 'none'}")
@@ -135,14 +243,6 @@ class StudentProcess:
             self.kill()
             raise GraderError("the grader's child process did not start properly")
         self._up = True
-
-    def _log_tail(self, limit=600):
-        try:
-            with open(self._log.name, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-        return " ".join(text.split())[-limit:]
 
     def _wait_ready(self):
         self._wait_up()
@@ -164,11 +264,11 @@ class StudentProcess:
                 continue
             chunk = os.read(self._response_read, 1 << 20)
             if not chunk:
-                code = self._process.wait()
+                code = self._sandbox.exit_status(self._worker)
                 if self._up:
                     self.kill()
-                raise StudentError(f"The process running your code ended while {doing} "
-                                   f"(exit status {code}).")
+                status = f" (exit status {code})" if code is not None else ""
+                raise StudentError(f"The process running your code ended while {doing}{status}.")
             self._buffer += chunk
             if len(self._buffer) > MAX_RESPONSE_BYTES:
                 self.kill()
@@ -194,7 +294,7 @@ class StudentProcess:
           StudentError: the student's code raised (the message says what), hung past
             ``timeout`` seconds, or ended the process.
         """
-        if self._process is None:
+        if self._process is None:  # never started, or killed (by this notebook or another)
             self._start()
         self._wait_ready()
         self._sequence += 1
@@ -216,24 +316,36 @@ class StudentProcess:
         return answer.get("value")
 
     def kill(self):
-        if self._process is not None:
-            try:
-                os.killpg(self._process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self._process.wait()
-            for fd in (self._request_write, self._response_read):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            self._log.close()
-            self._process = None
-        if self._staging is not None:
-            compilation_cache.publish(self._staging, self._cache)
-            self._staging = None
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
+        """Ends this worker's sandbox with everything in it (a shared one too: the student's other
+        notebooks then start alone)."""
+        if self._sandbox is not None:
+            self._sandbox.kill()
+            self._sandbox = None
 
-    close = kill
+    def close(self):
+        """Done with this notebook: its sandbox ends, or, if shared, its worker is told to exit."""
+        if self._sandbox is None:
+            return
+        if self._sandbox is self._own:
+            self.kill()
+        else:
+            self._sandbox.finish(self._worker)
+            self._sandbox = None
+
+
+@contextlib.contextmanager
+def student_processes(statement_lists, fill_cache=False):
+    """One `StudentProcess` per notebook of one student, sharing one sandbox (one import of JAX)."""
+    if not statement_lists:
+        yield []
+        return
+    shared = Sandbox([[_plain(s) for s in statements] for statements in statement_lists],
+                     fill_cache)
+    processes = [StudentProcess(statements, fill_cache, shared, index)
+                 for index, statements in enumerate(statement_lists)]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            process.close()
+        shared.kill()
