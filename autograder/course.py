@@ -1,8 +1,11 @@
 """Running the nbgrader course: release, submissions, autograde, feedback, export.
 
-``python -m autograder.course autograde [--jobs N] [--no-kernel]`` autogrades a whole class in
+``python -m autograder.course autograde [--jobs N] [--kernel]`` autogrades a whole class in
 this course root: `autograder.batch` grades every notebook in ``submitted/`` in parallel, then
-``nbgrader autograde`` reuses those grades, and feedback and the export follow.
+``nbgrader autograde`` reuses those grades, and feedback and the export follow. It does not run
+the students' notebooks in a kernel unless ``--kernel`` is given: the kernel decides no point and
+only adds freshly executed outputs and plots to the feedback, and it made nbgrader's step 3.1x
+slower per student (BENCHMARKS.md, "Grading a class"), hours for a class of hundreds.
 
 ``python -m autograder.course demo`` is the main job of this repository: it checks that this
 machine gives the reference solutions full marks (`autograder.self_check`), builds the release,
@@ -158,15 +161,18 @@ def main(argv=None):
                         help="demo: the bundled example class; autograde: every notebook in this "
                              "course's submitted/, in parallel, then nbgrader, feedback and export")
     parser.add_argument("--jobs", type=int, default=None, help="autograde: notebooks at once")
-    parser.add_argument("--no-kernel", action="store_true",
-                        help="autograde: do not run the students' notebooks for the feedback's "
-                             "outputs and plots (same points, about 3x faster)")
+    parser.add_argument("--kernel", action="store_true",
+                        help="autograde: also run the students' notebooks in a sandboxed kernel, "
+                             "for executed outputs and plots in the feedback (same points, about "
+                             "3x slower in nbgrader)")
+    parser.add_argument("--no-kernel", action="store_true", help=argparse.SUPPRESS)  # the default
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
             demo()
         else:
-            rows = autograde_class(ROOT, run_kernel=not args.no_kernel, parallel=True,
+            run_kernel = args.kernel and not args.no_kernel
+            rows = autograde_class(ROOT, run_kernel=run_kernel, parallel=True,
                                    jobs=args.jobs)
             statuses = {status: sum(row["status"] == status for row in rows)
                         for status in ("graded", "could not grade", "not submitted")}

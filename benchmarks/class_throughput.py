@@ -1,18 +1,25 @@
 """Grading a generated class: `autograder.batch` against sequential CLI calls and nbgrader.
 
-The class cycles through the tests' banks: correct submissions (the solution and every
-alternative), buggy ones (every wrong implementation), broken ones (hangs, crashes, floods,
-memory bombs, syntax errors) and blank releases, one notebook per student. In the same run it
-times, per notebook: the batch command with ``--jobs``; sequential ``python -m autograder`` calls
-on a subset; and plain ``nbgrader autograde`` (with and without the kernel) on a smaller subset.
+Every student hands in both notebooks. Each notebook cycles through its part of the tests' banks:
+correct submissions (the solution and every alternative), buggy ones (every wrong
+implementation), broken ones (hangs, crashes, floods, memory bombs, syntax errors) and blank
+releases. In the same run it measures, per student: the batch command with ``--jobs`` (its
+self-check filling a fresh compilation cache included), wall-clock and busy core-seconds of the
+whole machine (so nothing else should run); the batch command on a subset with the compilation
+cache turned off; sequential ``python -m autograder`` calls on a subset; and plain
+``nbgrader autograde`` (with and without the kernel) on a smaller subset.
 
-    python benchmarks/class_throughput.py [--students 100] [--jobs 2] [--subset 6]
+    python benchmarks/class_throughput.py [--students 100] [--jobs 2] [--subset 10]
 """
 
 import argparse
+import collections
 import itertools
 import json
+import os
 import pathlib
+import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,33 +30,68 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 import submissions  # noqa: E402
 from bank import ALTERNATIVES, BROKEN, SOLUTIONS, WRONG  # noqa: E402
 
-from autograder import course  # noqa: E402
+from autograder import compilation_cache, course  # noqa: E402
 
 ROOT = submissions.ROOT
 
 
+def kinds(notebook):
+    """``(kind, variant)`` of ``notebook``'s bank entries; a variant None is the blank release."""
+    mine = lambda variants: [v for v in variants if v.notebook == notebook]  # noqa: E731
+    return ([("correct", v) for v in mine(SOLUTIONS + ALTERNATIVES)]
+            + [("buggy", v) for v in mine(WRONG)] + [("broken", v) for v in mine(BROKEN)]
+            + [("blank", None)])
+
+
 def generate_class(folder, students):
-    """``folder/submitted/student_NNN/maml/<notebook>.ipynb`` cycling through the banks."""
-    kinds = [("correct", v) for v in SOLUTIONS + ALTERNATIVES] + [("buggy", v) for v in WRONG] + [
-        ("broken", v) for v in BROKEN] + [("blank", None), ("blank_part_2", None)]
+    """``folder/submitted/student_NNN/maml/{maml,beyond_maml}.ipynb``, cycling through the banks;
+    returns ``[(student, [(kind, path), ...])]``."""
+    cycles = {notebook: itertools.cycle(kinds(notebook)) for notebook in submissions.NOTEBOOKS}
     made = []
-    for number, (kind, variant) in zip(range(students), itertools.cycle(kinds)):
-        if variant is None:
-            notebook = "beyond_maml" if kind == "blank_part_2" else "maml"
-            content = submissions.load(submissions.release_path(notebook))
-        else:
-            notebook = variant.notebook
-            content = submissions.submission(variant.cells, notebook=notebook)
-        path = submissions.write(content, folder / "submitted" / f"student_{number:03d}" / "maml"
-                                 / f"{notebook}.ipynb")
-        made.append((kind, path))
+    for number in range(students):
+        student, notebooks = f"student_{number:03d}", []
+        for notebook in submissions.NOTEBOOKS:
+            kind, variant = next(cycles[notebook])
+            content = (submissions.load(submissions.release_path(notebook)) if variant is None
+                       else submissions.submission(variant.cells, notebook=notebook))
+            path = submissions.write(content, folder / "submitted" / student / "maml"
+                                     / f"{notebook}.ipynb")
+            notebooks.append((kind, path))
+        made.append((student, notebooks))
     return made
 
 
-def timed(command, **kwargs):
-    start = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, **kwargs)
-    return time.perf_counter() - start, completed
+def busy_core_seconds():
+    """Core-seconds the whole machine has spent busy since boot (/proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(command, env=None):
+    start, busy = time.perf_counter(), busy_core_seconds()
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                               env={**os.environ, **(env or {})})
+    return time.perf_counter() - start, busy_core_seconds() - busy, completed
+
+
+def batch(submitted, out, jobs, env=None):
+    """Seconds and core-seconds of one `autograder.batch` run; its JSON lines."""
+    seconds, core_seconds, completed = timed(
+        [sys.executable, "-m", "autograder.batch", str(submitted), "--out", str(out),
+         "--jobs", str(jobs)], env)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return seconds, core_seconds, [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def subset_class(folder, made, count):
+    """The first ``count`` students of ``made``, copied into ``folder/submitted``."""
+    for student, notebooks in made[:count]:
+        for _, path in notebooks:
+            target = folder / "submitted" / student / "maml" / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+    return folder / "submitted"
 
 
 def main(argv=None):
@@ -57,38 +99,53 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--subset", type=int, default=6, help="notebooks for the sequential CLI")
+    parser.add_argument("--subset", type=int, default=10,
+                        help="students for the batch without the cache")
+    parser.add_argument("--cli-subset", type=int, default=3,
+                        help="students for the sequential CLI calls")
     parser.add_argument("--nbgrader-subset", type=int, default=2, help="students for nbgrader")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         folder = pathlib.Path(folder)
         made = generate_class(folder, args.students)
-        kinds = {kind: sum(k == kind for k, _ in made) for kind, _ in made}
-        print(f"class of {len(made)}: {kinds}")
+        counts = collections.Counter(kind for _, notebooks in made for kind, _ in notebooks)
+        print(f"class of {len(made)} students, {2 * len(made)} notebooks: {dict(counts)}; "
+              f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}")
+        cache = {compilation_cache.SETTING: str(folder / "compilation-cache")}  # fresh
 
-        batch_seconds, completed = timed([sys.executable, "-m", "autograder.batch",
-                                          str(folder / "submitted"), "--out",
-                                          str(folder / "grades.jsonl"), "--jobs", str(args.jobs)])
-        assert completed.returncode == 0, completed.stderr[-2000:]
-        lines = [json.loads(line) for line in (folder / "grades.jsonl").read_text().splitlines()]
-        assert len(lines) == len(made)
-        per_batch = batch_seconds / len(made)
-        print(f"autograder.batch --jobs {args.jobs}: {batch_seconds:.0f} s in all (self-check "
-              f"included), {per_batch:.2f} s per notebook")
+        seconds, core_seconds, lines = batch(folder / "submitted", folder / "grades.jsonl",
+                                             args.jobs, cache)
+        assert len(lines) == 2 * len(made)
+        per_student, core_per_student = seconds / len(made), core_seconds / len(made)
+        print(f"autograder.batch --jobs {args.jobs}: {seconds:.0f} s in all (self-check filling "
+              f"a fresh compilation cache included), {per_student:.2f} s per student, "
+              f"{core_per_student:.2f} core-s per student")
 
-        subset = made[::max(1, len(made) // args.subset)][:args.subset]
-        cli_seconds = 0.0
-        for _, path in subset:
-            seconds, _ = timed([sys.executable, "-m", "autograder", str(path), "--json"])
-            cli_seconds += seconds
-        per_cli = cli_seconds / len(subset)
-        print(f"sequential python -m autograder on {len(subset)} notebooks: {per_cli:.2f} s per "
-              f"notebook; batch is {per_cli / per_batch:.2f}x faster per notebook")
+        subset = subset_class(folder / "subset", made, args.subset)
+        off_seconds, off_core_seconds, off_lines = batch(
+            subset, folder / "subset.jsonl", args.jobs, {compilation_cache.SETTING: "off"})
+        same = {(r["student"], r["path"].rsplit("/", 1)[-1]): r["total"] for r in off_lines}
+        assert all(same[(r["student"], r["path"].rsplit("/", 1)[-1])] == r["total"]
+                   for r in lines if r["student"] <= made[args.subset - 1][0]), "scores differ"
+        print(f"the same batch without the compilation cache, on {args.subset} students: "
+              f"{off_seconds / args.subset:.2f} s, {off_core_seconds / args.subset:.2f} core-s "
+              f"per student (self-check included); same scores")
 
-        students = {}
-        for kind, path in made:
-            if kind == "correct" and len(students) < args.nbgrader_subset:
-                students[path.parents[1].name] = path.parent
+        cli_seconds = cli_core_seconds = 0.0
+        for _, notebooks in made[:args.cli_subset]:
+            for _, path in notebooks:
+                seconds, core_seconds, _ = timed([sys.executable, "-m", "autograder", str(path),
+                                                  "--json"], cache)
+                cli_seconds += seconds
+                cli_core_seconds += core_seconds
+        per_cli = cli_seconds / args.cli_subset
+        print(f"sequential python -m autograder, both notebooks of {args.cli_subset} students "
+              f"(cache warm): {per_cli:.2f} s, {cli_core_seconds / args.cli_subset:.2f} core-s "
+              f"per student; batch is {per_cli / per_student:.2f}x faster per student")
+
+        students = {student: notebooks[0][1].parent for student, notebooks in made
+                    if all(kind == "correct" for kind, _ in notebooks)}
+        students = dict(list(students.items())[:args.nbgrader_subset])
         for run_kernel in (True, False):
             with tempfile.TemporaryDirectory() as course_folder:
                 root = course.copy_course(course_folder)
@@ -97,8 +154,10 @@ def main(argv=None):
                 per_nbgrader = (time.perf_counter() - start) / len(students)
             print(f"nbgrader autograde (release, feedback, export included; kernel "
                   f"{'on' if run_kernel else 'off'}) on {len(students)} students: "
-                  f"{per_nbgrader:.1f} s per notebook; batch is {per_nbgrader / per_batch:.1f}x faster")
-        print(f"a class of 500 by autograder.batch at this rate: {500 * per_batch / 60:.0f} min")
+                  f"{per_nbgrader:.1f} s per student; batch is {per_nbgrader / per_student:.1f}x "
+                  f"faster")
+        print(f"a class of 500 by autograder.batch at this rate: {500 * per_student / 60:.0f} min "
+              f"({500 * core_per_student / 60:.0f} core-min)")
     return 0
 
 
