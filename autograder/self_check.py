@@ -7,7 +7,7 @@ every new grading machine; the course's demo runs it before grading anyone.
 import os
 import platform
 
-from autograder.grade import grade_notebook
+from autograder.grade import grade_notebooks
 from autograder.reference import SOURCE_NOTEBOOKS
 from autograder.student_process import EXTRA_XLA_FLAGS
 
@@ -23,8 +23,9 @@ def machine():
 def run(notebooks=SOURCE_NOTEBOOKS):
     """Grades the reference solutions (or other instructor's ``notebooks``, never a student's);
     returns ``(exit status, one line for a person)``."""
-    # Trusted notebooks: their compiled programs fill the compilation cache that students' read.
-    results = [grade_notebook(path, fill_cache=True) for path in notebooks]
+    # As a student's notebooks are graded (one sandbox); trusted, so their compiled programs fill
+    # the compilation cache that students' processes read.
+    results = grade_notebooks(list(notebooks), fill_cache=True)
     scores = ", ".join(f"{os.path.basename(r.notebook)} "
                        + (f"{r.total:g}/{r.max_total:g}" if r.total is not None else "not graded")
                        for r in results)

@@ -135,9 +135,12 @@ class Sandbox:
             chunk = os.read(self._status, 4096)
             if not chunk:
                 break
-            for line in chunk.decode().splitlines():
-                number, code = line.split()
-                self._statuses[int(number)] = int(code)
+            for line in chunk.decode(errors="replace").splitlines():
+                try:  # the server shares its uid with student code: believe only well-formed lines
+                    number, code = map(int, line.split())
+                except ValueError:
+                    continue
+                self._statuses[number] = code
         return self._statuses.get(index)
 
     def log_tail(self, limit=600):
