@@ -223,7 +223,8 @@ def main(argv=None):
     parser.add_argument("submitted", help="nbgrader's submitted/ folder (STUDENT/ASSIGNMENT/*.ipynb)")
     parser.add_argument("--out", required=True, help="the JSON-lines file to write (and resume)")
     parser.add_argument("--jobs", type=int, default=None,
-                        help="notebooks graded at once (default: the number of cores)")
+                        help="students graded at once, each one's notebooks in turn (default: "
+                             "the number of cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="a Dask distributed scheduler (tcp://host:8786) whose workers grade "
                              "instead of local processes; each worker runs the self-check first")

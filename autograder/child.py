@@ -1,18 +1,22 @@
 """The child process: one per student, a worker forked from it for each of their notebooks.
 
-The server (trusted: no student code has run in it) imports JAX, Flax, Optax, matplotlib and the
-probes once, then waits for the parent's word to start a notebook's worker: a fork, so every
-notebook's code starts from the same fresh interpreter, without paying for the imports again.
-Each worker initialises XLA, loads one notebook's definitions and answers probe requests.
-Everything in a worker runs beside untrusted code, so nothing it says is believed: the parent only
-takes the plain numbers it returns and compares them with its own expected values.
+The server runs no student code. It reads every notebook's definitions, drops privileges, imports
+JAX, Flax, Optax, matplotlib and the probes once, then waits for the parent's word to start a
+notebook's worker: it ends every other process in the sandbox (the previous notebook's and
+anything it left running) and forks, so every notebook's code starts from the same fresh
+interpreter, in a folder of its own, without paying for the imports again. Each worker initialises
+XLA, loads one notebook's definitions and answers probe requests. Workers share the server's uid,
+so the parent believes nothing from inside the sandbox: it only takes the plain numbers a worker
+returns and compares them with its own expected values.
 
 Usage (by `autograder.student_process` only):
-  python -I -m autograder.child SPEC_JSON CONTROL_FD STATUS_FD
+  python -I -m autograder.child SPEC_JSON CONTROL_FD STATUS_FD SANDBOXED
 
 ``SPEC_JSON`` lists the notebooks: ``[{"submission": path, "requests": fd, "responses": fd}]``.
 The parent writes a notebook's index and a newline to ``CONTROL_FD`` to start its worker; when a
 worker ends, the server writes ``INDEX EXIT_STATUS`` and a newline to ``STATUS_FD``.
+``SANDBOXED`` is 1 when bubblewrap gave the sandbox a PID namespace of its own (only then does the
+server end the other processes in it).
 """
 
 import json
@@ -20,6 +24,7 @@ import os
 import select
 import signal
 import sys
+import tempfile
 import traceback
 
 
@@ -47,7 +52,7 @@ def _load(statements, namespace):
     return errors
 
 
-def serve(notebook, probes):
+def serve(notebook, statements, probes):
     """A notebook's worker: XLA, then the student's definitions, then one answer per request."""
     requests = os.fdopen(notebook["requests"], "r", encoding="utf-8")
     responses = os.fdopen(notebook["responses"], "w", encoding="utf-8")
@@ -58,8 +63,6 @@ def serve(notebook, probes):
 
     probes.jax.jit(lambda x: x + 1)(probes.jnp.zeros(2)).block_until_ready()  # XLA works
     send({"up": True})  # before any student code: a failure until here is the grader's
-    with open(notebook["submission"], encoding="utf-8") as f:
-        statements = json.load(f)
     namespace = {"__name__": "__submission__"}
     send({"ready": True, "load_errors": _load(statements, namespace)})
 
@@ -79,10 +82,16 @@ def main():
     from autograder.sandbox import drop_privileges, limit_resources
 
     limit_resources()  # before any student code; the sandbox has no capability to raise them
-    drop_privileges()
     spec_path, control_fd, status_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    # Pid 2 under bubblewrap's init: kill(-1) then reaches only this sandbox's processes.
+    own_namespace = sys.argv[4] == "1" and os.getpid() == 2
     with open(spec_path, encoding="utf-8") as f:
         notebooks = json.load(f)
+    submissions = []  # all read now: no worker can change another notebook's code
+    for notebook in notebooks:
+        with open(notebook["submission"], encoding="utf-8") as f:
+            submissions.append(json.load(f))
+    drop_privileges()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     from autograder import probes  # imports jax before the student's code runs
     import matplotlib.pyplot  # noqa: F401 - nearly every notebook imports it: once, here
@@ -105,13 +114,29 @@ def main():
                 os.write(status_fd, f"{index} {os.waitstatus_to_exitcode(status)}\n".encode())
         if control_fd in readable:
             chunk = os.read(control_fd, 4096)
-            if not chunk:
-                return  # the parent is done with this student
+            if not chunk:  # the parent is done with this student
+                for pid in workers:
+                    try:
+                        os.waitpid(pid, 0)
+                    except ChildProcessError:
+                        pass
+                return
             pending += chunk
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
                 index = int(line)
-                pid = os.fork()
+                if own_namespace:
+                    try:
+                        os.kill(-1, signal.SIGKILL)  # everything but init and this server
+                    except ProcessLookupError:
+                        pass  # nothing else there
+                try:
+                    pid = os.fork()
+                except OSError:  # out of processes: the parent retries in a sandbox of its own
+                    os.write(status_fd, f"{index} -1\n".encode())
+                    for fd in (notebooks[index]["requests"], notebooks[index]["responses"]):
+                        _close(fd)
+                    continue
                 if pid == 0:  # the worker: none of the server's pipes, nor the others' notebooks
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -123,7 +148,10 @@ def main():
                                 _close(fd)
                     code = 1
                     try:
-                        serve(notebooks[index], probes)
+                        home = tempfile.mkdtemp(prefix=f"notebook-{index}-", dir=os.getcwd())
+                        os.chdir(home)  # as alone: an empty folder of its own
+                        os.environ["HOME"] = home
+                        serve(notebooks[index], submissions[index], probes)
                         code = 0
                     except BaseException:  # noqa: BLE001 - into the log the parent shows
                         traceback.print_exc()

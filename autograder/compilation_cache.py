@@ -9,9 +9,12 @@ again would give.
 
 Who writes: only the self-check (`autograder.self_check`), which grades the instructor's notebooks.
 Its child writes into a private staging folder, and the trusted parent moves each new entry into
-the cache with an atomic rename when the child ends. Student children see the cache read-only
-(bubblewrap binds it so) and are told never to write (a minimum compile time no program reaches):
-a student cannot plant an executable for another student's program.
+the cache with an atomic rename once the child has ended on its own. Student children see the
+entries folder read-only (bubblewrap binds it so) and are told never to write (a minimum compile
+time no program reaches): a student cannot plant an executable for another student's program.
+Nor can they list it (mode 0311, no read bit, and read-only so no chmod): an entry opens only by
+its key, a hash of the program, so a student can load only programs they can trace themselves,
+never the compiled reference solutions. The parent keeps the names in an index beside it.
 
 The cache lives in ``$AUTOGRADER_COMPILATION_CACHE`` (``off`` disables it), else
 ``$XDG_CACHE_HOME/maml-autograder`` or ``~/.cache/maml-autograder``, in a subfolder per machine
@@ -33,7 +36,10 @@ import sys
 
 SETTING = "AUTOGRADER_COMPILATION_CACHE"
 ENTRY_SUFFIX = "-cache"  # JAX's file name for an entry: <key>-cache
+ENTRIES = "entries"  # subfolder JAX reads, bound read-only into students' sandboxes
+INDEX = "index"  # the entries' names, one per line (the parent's list: the folder is unlistable)
 MATPLOTLIB = "matplotlib"  # subfolder with matplotlib's font list
+UNLISTABLE = 0o311  # write and search for the owner (the parent), search for everyone
 
 
 def _cpu_flags():
@@ -72,9 +78,12 @@ def directory(xla_flags):
         base = base / "maml-autograder"
     folder = base / fingerprint(xla_flags)
     try:
-        (folder / MATPLOTLIB).mkdir(parents=True, exist_ok=True)
-        for path in (base, folder, folder / MATPLOTLIB):  # the sandbox's uid must read it
+        for sub in (ENTRIES, MATPLOTLIB):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        for path in (base, folder, folder / MATPLOTLIB):  # the sandbox's uid must read them
             path.chmod(path.stat().st_mode | 0o755)
+        (folder / ENTRIES).chmod(UNLISTABLE)
+        (folder / INDEX).touch()
     except OSError as error:
         print(f"autograder: compilation cache {folder} unusable ({error}); compiling everything",
               file=sys.stderr, flush=True)
@@ -83,8 +92,9 @@ def directory(xla_flags):
 
 
 def child_env(folder, staging=None):
-    """JAX's settings for a child: read ``folder``; write new entries to ``staging`` if given."""
-    env = {"JAX_COMPILATION_CACHE_DIR": str(staging or folder),
+    """JAX's settings for a child: read ``folder``'s entries; write new ones to ``staging`` if
+    given (then it reads those there instead)."""
+    env = {"JAX_COMPILATION_CACHE_DIR": str(staging or folder / ENTRIES),
            "JAX_COMPILATION_CACHE_MAX_SIZE": "-1",  # no eviction: it writes access times
            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
            # Else JAX puts a GPU cache path (this folder) in the compile options, hence in the key.
@@ -96,15 +106,19 @@ def child_env(folder, staging=None):
     return env
 
 
+def names(folder):
+    """The names of the entries in ``folder`` (from its index)."""
+    listed = (folder / INDEX).read_text(encoding="utf-8").split()
+    return list(dict.fromkeys(n for n in listed if n.endswith(ENTRY_SUFFIX) and "/" not in n))
+
+
 def prepare_staging(folder, staging):
-    """Fills ``staging`` with the current entries, so that the filling child reads them too."""
-    for entry in folder.glob(f"*{ENTRY_SUFFIX}"):
-        os.link(entry, staging / entry.name) if _same_device(entry, staging) else \
-            shutil.copyfile(entry, staging / entry.name)
-
-
-def _same_device(a, b):
-    return a.stat().st_dev == b.stat().st_dev
+    """Copies the current entries into ``staging``, so that the filling child reads them too."""
+    for name in names(folder):
+        try:
+            shutil.copyfile(folder / ENTRIES / name, staging / name)
+        except FileNotFoundError:
+            pass  # deleted by hand: compiled again
 
 
 def copy_font_list(folder, home):
@@ -115,31 +129,38 @@ def copy_font_list(folder, home):
         for path in (target.parent, target):  # matplotlib wants it writable (the child's uid)
             path.chmod(0o777)
         shutil.copyfile(font_list, target / font_list.name)
+        (target / font_list.name).chmod(0o644)
 
 
 def publish(staging, folder):
     """Moves the entries a trusted child wrote in ``staging`` into ``folder``; returns how many.
+    Call it only once that child has ended on its own (JAX writes an entry in place).
 
     Each entry is copied to a temporary name beside its destination and renamed, so a reader never
     sees half a file; an entry already there is kept (same key, same program).
     """
-    published = 0
-    sources = [*staging.glob(f"*{ENTRY_SUFFIX}"),
-               *(staging / MATPLOTLIB).glob("fontlist-*.json")]
-    for source in sources:
-        if not source.is_file() or source.is_symlink():
-            continue
-        destination = folder / source.relative_to(staging)
-        if destination.exists():
+    published = []
+    sources = [(source, folder / ENTRIES / source.name)
+               for source in staging.glob(f"*{ENTRY_SUFFIX}")]
+    sources += [(source, folder / MATPLOTLIB / source.name)
+                for source in (staging / MATPLOTLIB).glob("fontlist-*.json")]
+    for source, destination in sources:
+        if not source.is_file() or source.is_symlink() or destination.exists():
             continue
         temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
         shutil.copyfile(source, temporary)
         temporary.chmod(0o644)
         os.replace(temporary, destination)
-        published += 1
-    return published
+        published.append(destination.name)
+    lines = "".join(f"{name}\n" for name in published if name.endswith(ENTRY_SUFFIX))
+    index = os.open(folder / INDEX, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:  # one write(2) in append mode: concurrent self-checks never interleave their lines
+        os.write(index, lines.encode())
+    finally:
+        os.close(index)
+    return len(published)
 
 
 def entries(folder):
     """The number of compiled programs in ``folder``."""
-    return sum(1 for _ in folder.glob(f"*{ENTRY_SUFFIX}"))
+    return len(names(folder))

@@ -90,8 +90,8 @@ def autograde_class(course, self_check=True, run_kernel=True, parallel=False, jo
     nbgrader goes on past a notebook it cannot grade and exits 1 at the end; that student's row
     says "could not grade" and the others are graded as usual. With ``run_kernel=False`` the
     students' notebooks are not executed (scores are the same; feedback has no outputs or plots).
-    With ``parallel=True``, `autograder.batch` first grades every submitted notebook, ``jobs`` at
-    a time (its self-check first), into ``batch_grades.jsonl``, and nbgrader reuses those grades
+    With ``parallel=True``, `autograder.batch` first grades every submitted notebook, ``jobs``
+    students at a time (its self-check first), into ``batch_grades.jsonl``, and nbgrader reuses those grades
     for every notebook whose grading input is unchanged by its sanitizing.
     """
     options = [] if run_kernel else ["--SandboxedExecute.run_kernel=False"]
@@ -160,7 +160,7 @@ def main(argv=None):
     parser.add_argument("command", choices=["demo", "autograde"],
                         help="demo: the bundled example class; autograde: every notebook in this "
                              "course's submitted/, in parallel, then nbgrader, feedback and export")
-    parser.add_argument("--jobs", type=int, default=None, help="autograde: notebooks at once")
+    parser.add_argument("--jobs", type=int, default=None, help="autograde: students at once")
     parser.add_argument("--kernel", action="store_true",
                         help="autograde: also run the students' notebooks in a sandboxed kernel, "
                              "for executed outputs and plots in the feedback (same points, about "

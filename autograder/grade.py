@@ -197,8 +197,9 @@ def grade_notebook(path, parts=None, fill_cache=False):
 
 
 def grade_notebooks(paths, parts=None, fill_cache=False):
-    """Grades one student's notebooks, each exactly as `grade_notebook` grades it alone, in one
-    sandbox: its server imports JAX once and forks a fresh worker per notebook."""
+    """Grades one student's notebooks, each as `grade_notebook` grades it alone, in one sandbox:
+    its server imports JAX once and forks a fresh worker per notebook, in an empty folder, after
+    ending whatever the previous one left running (`autograder.child`)."""
     results, readable = {}, []
     for path in paths:
         try:
@@ -219,7 +220,7 @@ def grade_notebooks(paths, parts=None, fill_cache=False):
             for (path, own_parts, statements, unparsed), process in zip(readable, processes):
                 try:
                     case_results = run_graders(process, own_parts)
-                except GraderError as error:
+                except Exception as error:  # noqa: BLE001 - a grader failure: this notebook only
                     results[path] = grader_failure(path, own_parts, error)
                     continue
                 finally:

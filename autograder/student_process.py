@@ -68,20 +68,24 @@ class Sandbox:
         control_read, self._control = os.pipe()
         self._status, status_write = os.pipe()
         child_fds += [control_read, status_write]
-        spec = self.scratch / "notebooks.json"
-        spec.write_text(json.dumps(notebooks), encoding="utf-8")
-        env, writable, readable = self._environment()
         self.log = open(self.scratch / "output.log", "wb")
-        command = [sys.executable, "-I", "-m", "autograder.child", str(spec), str(control_read),
-                   str(status_write)]
         try:
+            spec = self.scratch / "notebooks.json"
+            spec.write_text(json.dumps(notebooks), encoding="utf-8")
+            env, writable, readable = self._environment()
+            sandboxed = "1" if sandbox.bubblewrap() is not None else "0"
+            command = [sys.executable, "-I", "-m", "autograder.child", str(spec),
+                       str(control_read), str(status_write), sandboxed]
             self.process = subprocess.Popen(
                 sandbox.wrap(command, str(self.scratch), env, writable, readable),
                 cwd=self.scratch, env=env, stdin=subprocess.DEVNULL, stdout=self.log,
                 stderr=self.log, pass_fds=child_fds, start_new_session=True)
-        except OSError as error:  # no interpreter, no bubblewrap: the grader's fault
+        except OSError as error:  # no interpreter, no bubblewrap, no disk: the grader's fault
             self.kill()
             raise GraderError(f"the grader's own child process could not start ({error})") from None
+        except BaseException:
+            self.kill()
+            raise
         finally:
             for fd in child_fds:
                 os.close(fd)
@@ -103,7 +107,7 @@ class Sandbox:
             writable.append(self._staging)
         elif self._cache is not None:
             env.update(compilation_cache.child_env(self._cache))
-            readable.append(self._cache)
+            readable.append(self._cache / compilation_cache.ENTRIES)
             compilation_cache.copy_font_list(self._cache, self.scratch)
         return env, writable, readable
 
@@ -150,7 +154,30 @@ class Sandbox:
             return ""
         return " ".join(text.split())[-limit:]
 
+    def close(self):
+        """Ends the sandbox; a filling one is first let finish (its cache entries whole), then
+        what it compiled is published."""
+        if self._staging is not None and self.process is not None and not self._killed:
+            for pair in self._fds:
+                if pair[0] is not None:
+                    os.close(pair[0])  # every worker reads EOF and exits
+            self._fds = [(None, response) for _, response in self._fds]
+            os.close(self._control)  # then the server
+            self._control = None
+            try:
+                ended = self.process.wait(timeout=STARTUP_SECONDS) == 0
+            except subprocess.TimeoutExpired:
+                ended = False
+            if ended:
+                try:
+                    compilation_cache.publish(self._staging, self._cache)
+                except OSError as error:
+                    print(f"autograder: could not fill the compilation cache ({error})",
+                          file=sys.stderr, flush=True)
+        self.kill()
+
     def kill(self):
+        """Ends the sandbox with everything in it at once (nothing is published)."""
         if self._killed:
             return
         self._killed = True
@@ -166,9 +193,6 @@ class Sandbox:
                 os.close(fd)
         self._fds = []
         self.log.close()
-        if self._staging is not None:
-            compilation_cache.publish(self._staging, self._cache)
-            self._staging = None
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -254,14 +278,34 @@ class StudentProcess:
             self.load_errors = ready.get("load_errors", [])
             self._ready = True
 
-    def _receive(self, timeout, doing):
+    def _send(self, data, deadline):
+        """Writes a request by ``deadline``: a worker that stops reading (or shrinks its pipe)
+        cannot block the grader."""
+        os.set_blocking(self._request_write, False)
+        while data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [self._request_write], [], remaining)[1]:
+                self.kill()
+                raise StudentTimeout("Your code stopped taking the grader's requests.")
+            try:
+                data = data[os.write(self._request_write, data):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                self.kill()
+                raise StudentError("The process running your code ended unexpectedly.")
+
+    def _receive(self, timeout, doing, limit=None):
+        """The next message, within ``timeout`` seconds (``limit``: the whole check's, for the
+        message)."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if self._up:
                     self.kill()
-                raise StudentTimeout(f"Your code did not finish {doing} within {timeout:.0f} s.")
+                raise StudentTimeout(f"Your code did not finish {doing} within "
+                                     f"{limit or timeout:.0f} s.")
             readable, _, _ = select.select([self._response_read], [], [], remaining)
             if not readable:
                 continue
@@ -305,12 +349,9 @@ class StudentProcess:
         if substitutes is not None and not self._installed:
             request["install"] = substitutes
             self._installed = True
-        try:
-            os.write(self._request_write, (json.dumps(request) + "\n").encode())
-        except OSError:
-            self.kill()
-            raise StudentError("The process running your code ended unexpectedly.")
-        answer = self._receive(timeout, "running a check")
+        deadline = time.monotonic() + timeout
+        self._send((json.dumps(request) + "\n").encode(), deadline)
+        answer = self._receive(deadline - time.monotonic(), "running a check", timeout)
         if answer.get("id") != self._sequence:
             self.kill()
             raise StudentError("The process running your code broke the grader's protocol.")
@@ -330,7 +371,8 @@ class StudentProcess:
         if self._sandbox is None:
             return
         if self._sandbox is self._own:
-            self.kill()
+            self._sandbox.close()
+            self._sandbox = None
         else:
             self._sandbox.finish(self._worker)
             self._sandbox = None
@@ -351,4 +393,4 @@ def student_processes(statement_lists, fill_cache=False):
     finally:
         for process in processes:
             process.close()
-        shared.kill()
+        shared.close()

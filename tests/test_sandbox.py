@@ -13,6 +13,7 @@ from autograder.student_process import XLA_FLAGS, StudentProcess
 
 ROOT = submissions.ROOT
 OUTSIDE = pathlib.Path("/var/tmp/maml-grader-secret-copy.py")  # e.g. another checkout's graders
+CACHE_ENTRIES = compilation_cache.directory(XLA_FLAGS) / compilation_cache.ENTRIES
 # Things student code must not reach; each probe answers 1.0 if it succeeded.
 ATTEMPTS = {
     "read the instructor notebook": f"open({str(submissions.SOURCE)!r}).read()",
@@ -23,8 +24,10 @@ ATTEMPTS = {
     "list the course root": f"assert os.listdir({str(ROOT)!r}) and 'gradebook.db' in os.listdir({str(ROOT)!r})",
     "write into the repository": f"open({str(ROOT / 'autograder/pwned.py')!r}, 'w').write('x')",
     "edit the grader": f"open({str(ROOT / 'autograder/grade.py')!r}, 'a').write('#')",
-    "plant an entry in the compilation cache":
-        f"open({str(compilation_cache.directory(XLA_FLAGS) / 'jit_f-0-cache')!r}, 'w').write('x')",
+    "plant an entry in the compilation cache": f"open({str(CACHE_ENTRIES / 'jit_f-0-cache')!r}, "
+                                               "'w').write('x')",
+    "list the compilation cache (the reference solutions, compiled)":
+        f"assert os.listdir({str(CACHE_ENTRIES)!r}) is not None",
     "write to the home directory": "open(os.path.expanduser('~root/pwned'), 'w').write('x')",
     "read a file elsewhere on the machine": f"open({str(OUTSIDE)!r}).read()",
     "connect to a local server": "socket.create_connection(('127.0.0.1', PORT), timeout=2)",
@@ -103,7 +106,8 @@ def test_student_code_cannot_reach_instructor_files_or_the_network(server, tmp_p
     assert not [name for name, succeeded in results.items() if succeeded]
     assert not (ROOT / "autograder" / "pwned.py").exists()
     assert not pathlib.Path("~root/pwned").expanduser().exists()
-    assert not (compilation_cache.directory(XLA_FLAGS) / "jit_f-0-cache").exists()
+    assert "jit_f-0-cache" not in compilation_cache.names(CACHE_ENTRIES.parent)
+    assert not (CACHE_ENTRIES / "jit_f-0-cache").exists()
     assert (ROOT / "autograder" / "grade.py").read_bytes() == grader_before
 
 
@@ -111,3 +115,51 @@ def test_the_probe_detects_success_when_unsandboxed(server, monkeypatch):
     """Without bubblewrap the harmless attempts succeed, so the test above can fail."""
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
     assert all(attempt_results(server, HARMLESS).values())
+
+
+# After its first answer, shrinks every pipe it holds to one page and stops its own process.
+STOPS_READING = '''
+def inner_step_objective(g, alpha):
+    import fcntl, os, signal, threading, time
+
+    def stop():
+        time.sleep(0.5)
+        for fd in range(256):
+            try:
+                fcntl.fcntl(fd, 1031, 4096)  # F_SETPIPE_SZ
+            except OSError:
+                pass
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+    threading.Thread(target=stop, daemon=True).start()
+    return g
+'''
+
+
+def test_a_process_that_stops_reading_cannot_block_the_grader():
+    """A request far larger than the worker's (shrunk) pipe, to a stopped worker, ends in a
+    timeout within the check's limit instead of blocking the grader for ever."""
+    import threading
+    import time
+
+    from autograder.student_process import StudentTimeout
+
+    statements, _ = extract_definitions(submissions.submission(
+        {"inner_step_objective": STOPS_READING}))
+    outcome = []
+
+    def grade():
+        with StudentProcess(statements) as process:
+            process.probe("inner_step_objective", 60, g={"poly": [1.0, 0.0]}, alpha=0.1, xs=[0.0])
+            time.sleep(2)
+            try:
+                process.probe("inner_step_objective", 5, g={"poly": [1.0, 0.0]}, alpha=0.1,
+                              xs=[0.5] * 20_000)
+            except StudentTimeout as error:
+                outcome.append(str(error))
+
+    thread = threading.Thread(target=grade, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the grader blocked on a stopped worker"
+    assert outcome and "requests" in outcome[0]
