@@ -42,6 +42,7 @@ MATPLOTLIB = "matplotlib"  # subfolder with matplotlib's font list
 UNLISTABLE = 0o311  # write and search for the owner (the parent), search for everyone
 
 
+@functools.cache  # read once per process, not per sandbox
 def _cpu_flags():
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:

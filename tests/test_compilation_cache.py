@@ -51,8 +51,7 @@ def own_cache(tmp_path, monkeypatch):
     return compilation_cache.directory(XLA_FLAGS)
 
 
-needs_bubblewrap = pytest.mark.skipif(sandbox.bubblewrap() is None and not os.environ.get("CI"),
-                                      reason="bubblewrap is not available (CI installs it)")
+needs_bubblewrap = submissions.NEEDS_BUBBLEWRAP
 
 
 @needs_bubblewrap

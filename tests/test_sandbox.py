@@ -96,8 +96,7 @@ def inner_step_objective(g, alpha):
     return {name: bool(encoded >> i & 1) for i, name in enumerate(names)}
 
 
-@pytest.mark.skipif(sandbox.bubblewrap() is None and not os.environ.get("CI"),
-                    reason="bubblewrap is not available (CI installs it and never skips)")
+@submissions.NEEDS_BUBBLEWRAP
 def test_student_code_cannot_reach_instructor_files_or_the_network(server, tmp_path):
     """Inside the sandbox every attempt fails, and nothing appears on disk outside scratch."""
     (ROOT / "gradebook.db").touch(exist_ok=True)

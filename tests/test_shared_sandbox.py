@@ -4,11 +4,9 @@ import os
 import pathlib
 import signal
 
-import pytest
 import submissions
 from bank import SOLUTIONS
 
-from autograder import sandbox
 from autograder.grade import grade_notebooks
 from autograder.notebook import extract_definitions
 from autograder.student_process import student_processes
@@ -102,8 +100,7 @@ def descendants(pid):
     return [int(c) for c in children] + [d for c in children for d in descendants(int(c))]
 
 
-@pytest.mark.skipif(sandbox.bubblewrap() is None and not os.environ.get("CI"),
-                    reason="bubblewrap is not available (CI installs it)")
+@submissions.NEEDS_BUBBLEWRAP
 def test_a_shared_sandbox_that_died_unnoticed_is_replaced():
     """When the shared sandbox's server is gone before the next notebook starts, that notebook
     is graded in a sandbox of its own, not failed as the grader's fault."""
