@@ -16,9 +16,11 @@ from autograder import compilation_cache, sandbox
 
 STARTUP_SECONDS = 60.0
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-# Grading compiles dozens of tiny programs and runs each once: skipping LLVM's expensive
-# optimisations cuts compile time (about 20% of grading time, BENCHMARKS.md).
-XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+# Grading compiles dozens of tiny programs and runs each once, so the child compiles for speed of
+# compiling: no expensive LLVM passes (about 20% of grading time), and XLA's older loop emitters
+# instead of the fusion emitters (about 40% of compile time; BENCHMARKS.md).
+XLA_FLAGS = ("--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true "
+             "--xla_cpu_use_fusion_emitters=false")
 # Extra XLA flags for the child, appended to XLA_FLAGS (e.g. --xla_cpu_max_isa=SSE4_2 to grade
 # as an older CPU would); `python -m autograder --xla-flags` sets it.
 EXTRA_XLA_FLAGS = "AUTOGRADER_XLA_FLAGS"

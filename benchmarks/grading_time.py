@@ -3,8 +3,10 @@
 Usage: python benchmarks/grading_time.py [--repeats N] [--skip-notebook] [--compare]
 Prints one line per measurement: median and range of wall-clock seconds over the repeats.
 With --compare it also grades examples/alice/maml.ipynb in this process with and without the child's
-XLA_FLAGS, and with and without the bubblewrap sandbox, alternating, and prints the ratios of the
-medians (the design choices in autograder/student_process.py and autograder/sandbox.py).
+XLA_FLAGS, with XLA's fusion emitters off (chosen) and on, and with and without the bubblewrap
+sandbox, alternating, and prints the ratios of the medians (the design choices in
+autograder/student_process.py and autograder/sandbox.py). These comparisons run with the
+compilation cache off, so that every setting compiles everything.
 """
 
 import argparse
@@ -36,6 +38,7 @@ def compare(repeats, label, setups):
     from autograder.grade import grade_notebook
 
     samples = {name: [] for name in setups}
+    os.environ["AUTOGRADER_COMPILATION_CACHE"] = "off"  # each setting compiles all it runs
     for _ in range(repeats):
         for name, setup in setups.items():
             restore = setup()
@@ -63,6 +66,11 @@ def compare_choices(repeats):
     unchanged = lambda: (lambda: None)  # noqa: E731
     compare(repeats, "with/without XLA_FLAGS", {
         "with XLA_FLAGS": unchanged, "without XLA_FLAGS": patch(student_process, "XLA_FLAGS", "")})
+    fusion_emitters_on = student_process.XLA_FLAGS.replace("--xla_cpu_use_fusion_emitters=false", "")
+    assert fusion_emitters_on != student_process.XLA_FLAGS
+    compare(repeats, "fusion emitters off/on", {
+        "fusion emitters off": unchanged,
+        "fusion emitters on": patch(student_process, "XLA_FLAGS", fusion_emitters_on)})
     compare(repeats, "sandboxed/unsandboxed", {
         "sandboxed": unchanged, "unsandboxed": patch(sandbox, "bubblewrap", lambda: None)})
 
