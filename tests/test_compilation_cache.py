@@ -1,6 +1,5 @@
 """The compilation cache: filled only by trusted grading, read by students, never changes a grade."""
 
-import os
 import pathlib
 
 import pytest
@@ -51,10 +50,7 @@ def own_cache(tmp_path, monkeypatch):
     return compilation_cache.directory(XLA_FLAGS)
 
 
-needs_bubblewrap = submissions.NEEDS_BUBBLEWRAP
-
-
-@needs_bubblewrap
+@submissions.NEEDS_BUBBLEWRAP
 def test_student_processes_load_what_trusted_grading_compiled(own_cache, monkeypatch):
     """A child started after a trusted child compiled the same programs loads them from the cache;
     with the cache empty or turned off it loads none."""
@@ -66,7 +62,7 @@ def test_student_processes_load_what_trusted_grading_compiled(own_cache, monkeyp
     assert cache_hits() == 0.0
 
 
-@needs_bubblewrap
+@submissions.NEEDS_BUBBLEWRAP
 def test_student_processes_never_write_the_cache(own_cache):
     """Grading a student whose programs are new to the cache leaves it exactly as it was."""
     cache_hits(fill_cache=True)
@@ -130,7 +126,7 @@ IDENTICAL = [SOLUTIONS[0], SOLUTIONS[1], next(v for v in ALTERNATIVES if v.name 
              next(v for v in WRONG if v.part == "imaml_meta_gradient")]
 
 
-@needs_bubblewrap  # else no student's process uses the cache
+@submissions.NEEDS_BUBBLEWRAP  # else no student's process uses the cache
 @pytest.mark.parametrize("variant", IDENTICAL, ids=lambda v: v.name)
 def test_grades_are_identical_with_and_without_the_cache(variant, grade_variant, tmp_path,
                                                          monkeypatch):
