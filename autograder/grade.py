@@ -11,7 +11,7 @@ import pytest
 from autograder.framework import CaseResult, GradingPlugin
 from autograder.notebook import (NotebookError, defined_names, extract_definitions,
                                  read_notebook)
-from autograder.student_process import GraderError, student_processes
+from autograder.student_process import GraderError, StudentProcess
 
 GRADERS = pathlib.Path(__file__).parent / "graders"
 # The graded names of each notebook, in the notebook's order; one grader file each.
@@ -197,41 +197,34 @@ def grade_notebook(path, parts=None, fill_cache=False):
 
 
 def grade_notebooks(paths, parts=None, fill_cache=False):
-    """Grades one student's notebooks, each as `grade_notebook` grades it alone, in one sandbox:
-    its server imports JAX once and forks a fresh worker per notebook, in an empty folder, after
-    ending whatever the previous one left running (`autograder.child`)."""
-    results, readable = {}, []
+    """Grades notebooks one after another, each exactly as `grade_notebook` grades it alone: each
+    in a sandbox of its own, since a notebook's process holds the grader's own versions of the
+    parts it builds on (`autograder/graders/substitutes.py`) and must leave nothing for the next
+    (BENCHMARKS.md, "The price of isolation")."""
+    results = []
     for path in paths:
         try:
             notebook = read_notebook(path)
             own_parts = parts or ASSIGNMENT_PARTS[assignment_of(notebook, path)]
+            statements, unparsed = extract_definitions(notebook)
         except NotebookError as error:
             own_parts = parts or parts_for(path)
             maxima = max_points(own_parts)
-            results[path] = GradeResult(
+            results.append(GradeResult(
                 notebook=str(path), total=0.0, max_total=sum(maxima.values()),
                 parts=[PartResult(p, 0.0, maxima[p], str(error)) for p in own_parts],
-                error=str(error))
+                error=str(error)))
             continue
-        readable.append((path, own_parts, *extract_definitions(notebook)))
-    try:
-        with student_processes([statements for _, _, statements, _ in readable],
-                               fill_cache) as processes:
-            for (path, own_parts, statements, unparsed), process in zip(readable, processes):
-                try:
-                    case_results = run_graders(process, own_parts)
-                except Exception as error:  # noqa: BLE001 - a grader failure: this notebook only
-                    results[path] = grader_failure(path, own_parts, error)
-                    continue
-                finally:
-                    process.close()
-                result = summarize(path, own_parts, case_results, unparsed + process.load_errors)
-                result.grading_key = grading_key(own_parts, statements, unparsed)
-                results[path] = result
-    except GraderError as error:  # the sandbox itself could not start
-        for path, own_parts, _, _ in readable:
-            results.setdefault(path, grader_failure(path, own_parts, error))
-    return [results[path] for path in paths]
+        try:
+            with StudentProcess(statements, fill_cache) as process:
+                case_results = run_graders(process, own_parts)
+        except Exception as error:  # noqa: BLE001 - a grader failure: this notebook only
+            results.append(grader_failure(path, own_parts, error))
+            continue
+        result = summarize(path, own_parts, case_results, unparsed + process.load_errors)
+        result.grading_key = grading_key(own_parts, statements, unparsed)
+        results.append(result)
+    return results
 
 
 def grading_key(parts, statements, unparsed):

@@ -10,6 +10,14 @@ import dataclasses
 import json
 
 
+# The most of a file the trusted parent reads: nbgrader's own cap on a submitted file
+# (`ExchangeSubmit.max_file_size`, 100,000 KB). Parsing costs about 3 bytes of memory per byte.
+MAX_NOTEBOOK_BYTES = 100_000 * 1024
+# What overflows while parsing something built to be deep or huge (nested JSON, a 200,000-term
+# expression): the file's fault, never the grader's.
+PARSER_OVERFLOWS = (RecursionError, MemoryError)
+
+
 class NotebookError(Exception):
     """The file cannot be read as a notebook; the message is one sentence for the student."""
 
@@ -27,9 +35,12 @@ def read_notebook(path):
     """
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(MAX_NOTEBOOK_BYTES + 1)
     except OSError as error:
         raise NotebookError(f"The file could not be opened ({error.strerror}).") from None
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"The file is larger than {MAX_NOTEBOOK_BYTES // 1024:,} KB, far "
+                            "more than a notebook needs; clear its outputs and submit it again.")
     if not raw.strip():
         raise NotebookError("The file is empty.")
     try:
@@ -41,6 +52,9 @@ def read_notebook(path):
     except json.JSONDecodeError as error:
         raise NotebookError(f"The file is not valid notebook JSON ({error.msg} at line "
                             f"{error.lineno}); it may be truncated or not a notebook.") from None
+    except PARSER_OVERFLOWS:
+        raise NotebookError("The file's JSON is nested too deeply to read, so it is not a "
+                            "notebook Jupyter wrote.") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookError("The file is JSON but not a Jupyter notebook (it has no list of cells).")
     if data.get("nbformat") != 4:
@@ -83,6 +97,26 @@ def _to_python(source):
     return TransformerManager().transform_cell(source)
 
 
+def _parse(source):
+    """The cell's syntax tree, or a `SyntaxError` for any cell Python cannot take in (IPython
+    syntax it cannot turn into Python, an expression too deep or too large to parse)."""
+    try:
+        return ast.parse(_to_python(source))
+    except SyntaxError:
+        raise
+    except ValueError as error:  # e.g. null bytes
+        raise SyntaxError(f"it could not be read ({error})") from None
+    except PARSER_OVERFLOWS:
+        raise SyntaxError("it is nested too deeply or too large to parse") from None
+
+
+def _unparse(node):
+    try:
+        return ast.unparse(node)
+    except PARSER_OVERFLOWS:
+        raise SyntaxError("it is nested too deeply or too large to parse") from None
+
+
 def extract_definitions(notebook):
     """The top-level definitions of the notebook's code cells, in order, one per statement.
 
@@ -93,15 +127,13 @@ def extract_definitions(notebook):
     statements, unparsed = [], []
     for index, source in code_cells(notebook):
         try:
-            tree = ast.parse(_to_python(source))
+            kept = [Statement(index, _unparse(node)) for node in _parse(source).body
+                    if _is_definition(node)]
         except SyntaxError as error:
-            unparsed.append(f"cell {index} has a syntax error ({error.msg}, line {error.lineno})")
+            where = f", line {error.lineno}" if error.lineno else ""
+            unparsed.append(f"cell {index} has a syntax error ({error.msg}{where})")
             continue
-        except ValueError as error:
-            unparsed.append(f"cell {index} could not be read ({error})")
-            continue
-        statements.extend(Statement(index, ast.unparse(node))
-                          for node in tree.body if _is_definition(node))
+        statements.extend(kept)
     return statements, unparsed
 
 
@@ -110,8 +142,8 @@ def defined_names(notebook):
     names = set()
     for _, source in code_cells(notebook):
         try:
-            tree = ast.parse(_to_python(source))
-        except (SyntaxError, ValueError):
+            tree = _parse(source)
+        except SyntaxError:
             continue
         names.update(node.name for node in tree.body
                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))

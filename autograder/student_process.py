@@ -1,6 +1,5 @@
 """The trusted side of the child process: start it, send probe requests, enforce time limits."""
 
-import contextlib
 import json
 import os
 import pathlib
@@ -43,13 +42,13 @@ def _plain(statement):
 
 
 class Sandbox:
-    """One bubblewrap sandbox with the child server of one student's notebooks (`autograder.child`).
+    """One bubblewrap sandbox with the child server of one notebook (`autograder.child`).
 
     It starts at once, importing JAX while the parent sets up its graders; `start` forks the
-    worker of one notebook. `kill` ends the sandbox with everything in it.
+    notebook's worker. `kill` ends the sandbox with everything in it.
     """
 
-    def __init__(self, statement_lists, fill_cache=False):
+    def __init__(self, statements, fill_cache=False):
         self.scratch = pathlib.Path(tempfile.mkdtemp(prefix="maml-grading-"))
         self._fill_cache = fill_cache
         self._staging = None
@@ -58,7 +57,7 @@ class Sandbox:
         self._fds = []
         self._statuses = {}
         notebooks, child_fds = [], []
-        for index, statements in enumerate(statement_lists):
+        for index, statements in enumerate([statements]):
             submission = self.scratch / f"submission-{index}.json"
             submission.write_text(json.dumps(statements), encoding="utf-8")
             request_read, request_write = os.pipe()
@@ -199,21 +198,21 @@ class Sandbox:
 
 
 class StudentProcess:
-    """A worker process holding one notebook's definitions.
+    """A worker process holding one notebook's definitions, in a sandbox of its own.
 
     `probe` sends one request and waits for the answer within a time limit. When the worker hangs
     or dies its sandbox is killed, and the next `probe` starts a fresh one, so one broken part costs
-    only its own checks. `student_processes` gives a student's notebooks one sandbox (one server,
-    one worker each); alone, a notebook gets a sandbox of its own.
+    only its own checks. No sandbox ever serves two notebooks: the grader's own versions of graded
+    names reach a notebook's process with its dependent parts, and nothing of that process may
+    outlive it.
     """
 
-    def __init__(self, statements, fill_cache=False, shared=None, index=0):
+    def __init__(self, statements, fill_cache=False):
         """``fill_cache``: trusted code only (the self-check); its compiled programs go into the
         compilation cache (`autograder.compilation_cache`), which every other child only reads."""
         self._statements = [_plain(s) for s in statements]
         self._fill_cache = fill_cache
-        self._shared, self._index = shared, index
-        self._sandbox = self._own = None
+        self._sandbox = None
         self.load_errors = []
 
     def __enter__(self):
@@ -228,14 +227,9 @@ class StudentProcess:
         return self._sandbox.process if self._sandbox is not None else None
 
     def _start(self, wait=True):
-        if self._shared is not None and self._shared.alive:
-            self._sandbox, index = self._shared, self._index
-        else:  # alone, or after its shared sandbox was killed
-            self._sandbox = self._own = Sandbox([self._statements], self._fill_cache)
-            index = 0
-        self._shared = None  # a worker is started once per sandbox
-        self._request_write, self._response_read = self._sandbox.start(index)
-        self._worker = index
+        self._sandbox = Sandbox(self._statements, self._fill_cache)
+        self._request_write, self._response_read = self._sandbox.start(0)
+        self._worker = 0
         self._buffer = b""
         self._up = False
         self._ready = False
@@ -258,11 +252,6 @@ class StudentProcess:
             reason = f"it ended with exit status {code}" if code is not None else "it broke off"
         else:
             reason = None
-        if reason is not None and self._sandbox is not self._own:
-            # The student's other notebook may have broken the shared sandbox: try alone.
-            self.kill()
-            self._start(wait=False)
-            return self._wait_up()
         if reason is not None:
             log = self._sandbox.log_tail() if self._sandbox is not None else ""
             self.kill()
@@ -362,37 +351,13 @@ class StudentProcess:
         return answer.get("value")
 
     def kill(self):
-        """Ends this worker's sandbox with everything in it (a shared one too: the student's other
-        notebooks then start alone)."""
+        """Ends this worker's sandbox with everything in it."""
         if self._sandbox is not None:
             self._sandbox.kill()
             self._sandbox = None
 
     def close(self):
-        """Done with this notebook: its sandbox ends, or, if shared, its worker is told to exit."""
-        if self._sandbox is None:
-            return
-        if self._sandbox is self._own:
+        """Done with this notebook: its sandbox ends (a filling one publishes what it compiled)."""
+        if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None
-        else:
-            self._sandbox.finish(self._worker)
-            self._sandbox = None
-
-
-@contextlib.contextmanager
-def student_processes(statement_lists, fill_cache=False):
-    """One `StudentProcess` per notebook of one student, sharing one sandbox (one import of JAX)."""
-    if not statement_lists:
-        yield []
-        return
-    shared = Sandbox([[_plain(s) for s in statements] for statements in statement_lists],
-                     fill_cache)
-    processes = [StudentProcess(statements, fill_cache, shared, index)
-                 for index, statements in enumerate(statement_lists)]
-    try:
-        yield processes
-    finally:
-        for process in processes:
-            process.close()
-        shared.close()

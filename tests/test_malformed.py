@@ -68,3 +68,37 @@ def test_deleted_and_markdown_cells_cost_only_their_parts(tmp_path):
     assert {p.name: p.score for p in result.parts if p.score < p.max} == {"adapt": 0, "MLP": 0}
     assert result.part("adapt").feedback == "`adapt` is not defined in your notebook."
     assert result.part("MLP").feedback == "`MLP` is not defined in your notebook."
+
+
+def test_json_nested_too_deeply_is_an_unreadable_notebook_not_a_grader_failure(tmp_path):
+    """JSON nested past the parser's recursion limit makes the file unreadable (exit 2), the
+    student's fault, never a grader failure (which would spare them the grade)."""
+    from autograder.__main__ import UNREADABLE, exit_status
+
+    path = tmp_path / "maml.ipynb"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    result = grade_notebook(path)
+    assert exit_status(result) == UNREADABLE and not result.grader_failed
+    assert "nested too deeply" in result.error and result.total == 0
+
+
+def test_a_file_larger_than_the_cap_is_not_read(tmp_path):
+    """The trusted parent reads at most MAX_NOTEBOOK_BYTES of a file: more is an unreadable
+    notebook, whatever it holds."""
+    from autograder.notebook import MAX_NOTEBOOK_BYTES
+
+    notebook = correct()
+    notebook["metadata"]["padding"] = "x" * (MAX_NOTEBOOK_BYTES + 1)
+    result = grade_notebook(submissions.write(notebook, tmp_path / "maml.ipynb"))
+    assert result.error.startswith("The file is larger than") and result.total == 0
+
+
+def test_an_expression_too_large_to_parse_costs_only_its_cell(tmp_path):
+    """A 200,000-term expression in `adapt`'s cell makes that cell unparsable: `adapt` loses its
+    points, with the reason in its feedback, and every other part keeps full marks."""
+    adapt = submissions.solution_sources()["adapt"]
+    notebook = submissions.submission({"adapt": adapt + "\nBIG = " + "+".join(["1"] * 200_000)})
+    result = grade_notebook(submissions.write(notebook, tmp_path / "maml.ipynb"))
+    assert result.error is None and not result.grader_failed
+    assert {p.name for p in result.parts if p.score < p.max} == {"adapt"}
+    assert "too large to parse" in result.part("adapt").feedback

@@ -1,0 +1,58 @@
+"""A student's notebooks are graded with no state between them: each grade equals grading that
+notebook alone, and nothing of the grader's own code reaches the student."""
+
+import submissions
+from bank import SOLUTIONS
+
+from autograder.grade import grade_notebook, grade_notebooks
+
+SOLUTION_PART_2 = SOLUTIONS[1]
+# Part 2's reptile_update is checked with the grader's own `adapt` present in its process: it saves
+# that function's compiled code where the next notebook's process could find it.
+STEALS_THE_SUBSTITUTES = '''
+def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
+    import marshal, sys
+    probes = sys.modules.get("autograder.probes")
+    if probes is not None and hasattr(probes, "trusted_adapt"):
+        for folder in ("/tmp", "/dev/shm", "."):
+            try:
+                with open(folder + "/stolen.bin", "wb") as f:
+                    f.write(marshal.dumps(probes.trusted_adapt.__code__))
+            except OSError:
+                pass
+    return REPTILE(loss, params, X, Y, inner_lr, inner_steps, outer_lr)
+'''
+# Part 1's adapt takes one step too few, unless the grader's own `adapt` was left behind.
+USES_STOLEN_SUBSTITUTES = '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    import marshal, os, sys, types
+    for folder in ("/tmp", "/dev/shm", ".", ".."):
+        if os.path.exists(folder + "/stolen.bin"):
+            code = marshal.loads(open(folder + "/stolen.bin", "rb").read())
+            trusted = types.FunctionType(code, vars(sys.modules["autograder.probes"]))
+            return trusted(loss, params, x, y, alpha, steps, first_order)
+    for _ in range(steps - 1):
+        grads = jax.grad(loss)(params, x, y)
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+    return params
+'''
+
+
+def _reptile_solution():
+    source = submissions.solution_sources("beyond_maml")["reptile_update"]
+    return source.replace("def reptile_update(", "def REPTILE(", 1)
+
+
+def test_a_notebook_cannot_hand_the_graders_substitutes_to_the_next(tmp_path):
+    """Part 2 (graded first, as batch's sorted order does) saves the grader's own `adapt` where
+    part 1 looks for it: part 1's grade still equals its grade alone, which loses `adapt` points."""
+    thief = submissions.write(
+        submissions.submission({"reptile_update": _reptile_solution() + STEALS_THE_SUBSTITUTES},
+                               notebook="beyond_maml"), tmp_path / "a" / "beyond_maml.ipynb")
+    user = submissions.write(submissions.submission({"adapt": USES_STOLEN_SUBSTITUTES}),
+                             tmp_path / "b" / "maml.ipynb")
+    stolen_by, together = grade_notebooks([thief, user])
+    alone = grade_notebook(user)
+    assert stolen_by.total == stolen_by.max_total, stolen_by.parts
+    assert alone.part("adapt").score < alone.part("adapt").max
+    assert together.to_json() | {"notebook": ""} == alone.to_json() | {"notebook": ""}
