@@ -7,7 +7,8 @@ all read-only;
 a fresh ``/tmp`` and a writable scratch directory. Nothing else of the filesystem is there (no
 home directories, no course root, no other copy of this repository), there is no network, and it
 has its own PID, IPC and UTS namespaces, a new session and an empty environment. It holds no
-capabilities and runs as an unprivileged uid (its own one when the grader runs as root). Resource
+capabilities, runs as an unprivileged uid (its own one when the grader runs as root) and cannot
+create user namespaces of its own (`autograder.seccomp`). Resource
 limits (CPU seconds, address space, processes, file size) are set by the child itself before any
 student code runs.
 
@@ -24,6 +25,8 @@ import resource
 import shutil
 import subprocess
 import sys
+
+from autograder import seccomp
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
 # Hidden from student code: the graders, the reference data and the instructor's implementations.
@@ -99,7 +102,7 @@ def wrap(command, scratch, env, writable=(), readable=(), cwd=None):
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                  "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
-        args += ["--unshare-all"]
+        args += ["--unshare-all", "--disable-userns"]
     visible = _visible() + [pathlib.Path(p) for p in readable]
     rw = [pathlib.Path(p) for p in (scratch, *writable)]
     for directory in _ancestors(visible + rw):
@@ -114,7 +117,8 @@ def wrap(command, scratch, env, writable=(), readable=(), cwd=None):
     args += ["--remount-ro", "/", "--chdir", str(cwd or scratch)]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    return args + command
+    # No nested user namespace either way: in one, student code would be root over its own files.
+    return seccomp.launcher(args + command, scratch)
 
 
 def drop_privileges():

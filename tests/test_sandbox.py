@@ -35,8 +35,16 @@ ATTEMPTS = {
                                  ".split('CapEff:')[1].split()[0], 16)",
     "create a device node": "os.mknod('/tmp/disk', 0o600 | stat.S_IFBLK, os.makedev(8, 0))",
     "start more processes than the limit": f"fork_sleepers({sandbox.PROCESS_LIMIT + 50})",
+    "create a user namespace (root over its own files)": "user_namespace_in_a_child()",
 }
 FORK_SLEEPERS = """
+def user_namespace_in_a_child():
+    pid = os.fork()  # unshare needs a single-threaded process
+    if pid == 0:
+        import ctypes
+        os._exit(0 if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0 else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+
 def fork_sleepers(count):
     children = []
     try:
@@ -69,7 +77,8 @@ def server():
 
 
 HARMLESS = ["read the instructor notebook", "read the reference data", "connect to a local server",
-            "read a file elsewhere on the machine", "import the instructor's implementations"]
+            "read a file elsewhere on the machine", "import the instructor's implementations",
+            "create a user namespace (root over its own files)"]
 if os.geteuid() == 0:  # unsandboxed root keeps its capabilities and ignores RLIMIT_NPROC
     HARMLESS += ["hold capabilities or root", "start more processes than the limit"]
 
