@@ -3,6 +3,7 @@ pytest plugin that turns their outcomes into points."""
 
 import copy
 import dataclasses
+import functools
 import json
 import math
 import pathlib
@@ -20,6 +21,27 @@ NEEDS_SUBSTITUTES = {"adaptation_loss_quadratic", "adaptation_loss_reference",
                      "batched_meta_loss_quadratic", "batched_meta_loss_reference",
                      "meta_train_step_reference", "reptile_update_quadratic", "reptile_reference"}
 SUBSTITUTES = pathlib.Path(__file__).parent / "graders" / "substitutes.py"
+# Verbatim runs of the substitutes' source this long in a student's error message withhold it.
+_QUOTE_CHARACTERS = 24
+
+
+@functools.cache
+def _substitute_quotes():
+    text = " ".join(SUBSTITUTES.read_text().split())
+    return {text[i:i + _QUOTE_CHARACTERS] for i in range(len(text) - _QUOTE_CHARACTERS + 1)}
+
+
+def withhold_grader_source(error):
+    """``error``, or, if its message quotes the grader's own versions of graded names (code in
+    the student's process can raise an exception whose message is their source), the same kind
+    of error saying only that it raised. Encoded copies are not caught: see SECURITY.md."""
+    text = " ".join(str(error).split())
+    quotes = _substitute_quotes()
+    if not any(text[i:i + _QUOTE_CHARACTERS] in quotes
+               for i in range(len(text) - _QUOTE_CHARACTERS + 1)):
+        return error
+    kind = str(error).split(":", 1)[0] if ":" in str(error) else "an exception"
+    return type(error)(f"{kind}: (its message is withheld: it quoted the grader's own code)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +188,7 @@ class PartStudent:
                 self._plugin.timed_out_parts.add(self._part)
                 raise
             except StudentError as error:
-                self._plugin.answers[key] = (None, error)
+                self._plugin.answers[key] = (None, withhold_grader_source(error))
         value, error = self._plugin.answers[key]
         if error is not None:
             raise error

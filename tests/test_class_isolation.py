@@ -56,3 +56,30 @@ def test_a_notebook_cannot_hand_the_graders_substitutes_to_the_next(tmp_path):
     assert stolen_by.total == stolen_by.max_total, stolen_by.parts
     assert alone.part("adapt").score < alone.part("adapt").max
     assert together.to_json() | {"notebook": ""} == alone.to_json() | {"notebook": ""}
+
+
+# Raises with the grader's own code as its message, read from the request that brought it.
+RAISES_THE_SUBSTITUTES = '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    import sys
+    frame = sys._getframe()
+    while frame is not None:
+        request = frame.f_locals.get("request")
+        if isinstance(request, dict) and "install" in request:
+            raise RuntimeError(request["install"])
+        frame = frame.f_back
+    raise RuntimeError("no grader code found")
+'''
+
+
+def test_feedback_never_quotes_the_graders_substitutes(tmp_path):
+    """A part that raises the grader's own code as its message gets feedback that says it raised
+    and withholds the message: no line of `graders/substitutes.py` reaches the student."""
+    from autograder.framework import SUBSTITUTES
+
+    notebook = submissions.submission({"adaptation_loss": RAISES_THE_SUBSTITUTES})
+    result = grade_notebook(submissions.write(notebook, tmp_path / "maml.ipynb"))
+    feedback = result.part("adaptation_loss").feedback
+    assert "withheld" in feedback, feedback  # the grader's code did reach the exception
+    lines = [line.strip() for line in SUBSTITUTES.read_text().splitlines() if len(line.strip()) > 12]
+    assert not [line for part in result.parts for line in lines if line in part.feedback]
