@@ -7,7 +7,10 @@ process (a student's notebooks share one sandbox, which imports JAX once), ``--j
 a time, or by the workers of a Dask distributed cluster (``--scheduler``; start each worker with
 ``--nthreads 1``, in this project's venv, with bubblewrap installed). One JSON line per notebook
 is appended to ``--out`` as soon as its student is graded: the single-notebook command's object
-plus ``student``, ``path``, ``notebook_sha256`` and ``grader_version``. A crash or Ctrl-C loses
+plus ``student``, ``path``, ``notebook_sha256`` and ``grader_version``. Only the assignment's
+notebooks are graded, each once, from regular files (`autograder.submission_files`): a link, a
+folder named ``*.ipynb`` or an extra notebook gets a line with ``"skipped": true``, ``total`` null
+and its reason in ``error``, and is never opened. A crash or Ctrl-C loses
 nothing already written, and a second run with the same ``--out`` grades only the notebooks that
 are new or changed, or were graded by another version of the grader. Progress, an ETA and the
 number of notebooks that could not be graded are shown on standard error.
@@ -32,6 +35,7 @@ import os
 import pathlib
 import sys
 
+from autograder import submission_files
 from autograder.grade import GRADER_FAILED, grade_notebooks
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
@@ -49,15 +53,37 @@ def grader_version():
 
 
 def submissions(submitted):
-    """``(student, path)`` of every ``<student>/<assignment>/<notebook>.ipynb``, sorted."""
-    root = pathlib.Path(submitted)
-    return [(path.relative_to(root).parts[0], path)
-            for path in sorted(root.glob("*/*/*.ipynb"))
-            if ".ipynb_checkpoints" not in path.parts]
+    """``{(student, assignment folder): SubmissionFiles}`` of every
+    ``<student>/<assignment>/`` in ``submitted``, with no link followed
+    (`autograder.submission_files`)."""
+    found = {}
+    for student in _folders(pathlib.Path(submitted)):
+        for assignment in _folders(student):
+            found[student.name, assignment] = submission_files.find(assignment, recursive=False)
+    return found
+
+
+def _folders(folder):
+    """The sub-folders of ``folder`` that are real folders, not links, sorted."""
+    with os.scandir(folder) as entries:
+        return sorted(pathlib.Path(e.path) for e in entries
+                      if e.is_dir(follow_symlinks=False) and e.name != ".ipynb_checkpoints")
 
 
 def sha256(path):
-    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+    return hashlib.sha256(submission_files.read_capped(path)).hexdigest()
+
+
+def skipped_record(student, skipped):
+    """The line of a file that is reported, not graded (a link, a folder, an extra notebook)."""
+    return {"notebook": str(skipped.path), "total": None, "max_total": None, "parts": [],
+            "error": f"Not graded: {skipped.reason}.", "student": student,
+            "path": str(skipped.path), "notebook_sha256": _skipped_digest(skipped),
+            "grader_version": grader_version(), "grader_failed": False, "skipped": True}
+
+
+def _skipped_digest(skipped):
+    return hashlib.sha256(f"not graded: {skipped.reason}".encode()).hexdigest()
 
 
 def grade_student(student, notebooks):
@@ -138,14 +164,20 @@ def grade_class(submitted, out, jobs=None, self_check=True, progress=True, sched
     """Grades every submitted notebook not already current in ``out``, in local worker processes
     or on the Dask cluster at ``scheduler``; returns the exit status."""
     out = pathlib.Path(out)
-    todo = submissions(submitted)
-    wanted = {str(path): sha256(path) for _, path in todo}
+    found = submissions(submitted)
+    graded = [(student, path) for (student, _), files in found.items()
+              for path in files.graded.values()]
+    skipped = [(student, s) for (student, _), files in found.items() for s in files.skipped]
+    wanted = {str(path): sha256(path) for _, path in graded}
+    wanted.update({str(s.path): _skipped_digest(s) for _, s in skipped})
     previous = out.read_text(encoding="utf-8").splitlines() if out.exists() else []
     kept = _current(previous, wanted)
-    _write_lines(out, kept.values())  # drops stale, changed and cut-off lines
-    todo = [(student, path) for student, path in todo if str(path) not in kept]
-    print(f"{len(wanted)} notebooks: {len(kept)} already graded, {len(todo)} to grade",
-          file=sys.stderr)
+    _write_lines(out, [*kept.values(), *(skipped_record(student, s) for student, s in skipped
+                                         if str(s.path) not in kept)])
+    todo = [(student, path) for student, path in graded if str(path) not in kept]
+    print(f"{len(graded)} notebooks: {len(graded) - len(todo)} already graded, {len(todo)} to "
+          f"grade" + (f"; {len(skipped)} other files not graded (see their lines in {out})"
+                      if skipped else ""), file=sys.stderr)
     client = None
     if scheduler is not None:
         from distributed import Client
@@ -169,8 +201,8 @@ def grade_class(submitted, out, jobs=None, self_check=True, progress=True, sched
         for student, path in todo:  # a student's notebooks share one sandbox
             by_student.setdefault(student, []).append(path)
         futures = {pool.submit(grade_student, student,
-                               [(str(path), path.read_bytes()) for path in paths]): (student, paths)
-                   for student, paths in by_student.items()}
+                               [(str(path), submission_files.read_capped(path)) for path in paths]):
+                   (student, paths) for student, paths in by_student.items()}
         try:
             for future in concurrent.futures.as_completed(futures):
                 student, paths = futures[future]

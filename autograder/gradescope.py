@@ -71,33 +71,34 @@ def build(out):
 
 def results(submission):
     """Gradescope's ``results.json`` object for the notebooks in ``submission``: one test per
-    graded part of each assignment notebook, its feedback as ``output``, and the total score."""
+    graded part of each assignment notebook, its feedback as ``output``, and the total score.
+    Only regular files are graded, the assignment's notebooks each once (by content); links,
+    folders and extra notebooks are named in the top-level ``output`` and never opened."""
+    from autograder import submission_files
     from autograder.grade import ASSIGNMENT_PARTS, grade_notebooks, max_points
     from autograder.student_process import GraderError
 
-    tests, seen = [], set()
-    notebooks = sorted(pathlib.Path(submission).rglob("*.ipynb"))
-    notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
-    for path, result in zip(notebooks, grade_notebooks(notebooks)):  # one sandbox for them all
+    found = submission_files.find(submission, recursive=True)
+    paths = list(found.graded.values())
+    tests = []
+    for assignment, path, result in zip(found.graded, paths, grade_notebooks(paths)):
         if result.grader_failed:  # never a zero: run_autograder fails, Gradescope says so
             raise GraderError(result.error)
-        names = [p.name for p in result.parts]
-        assignment = next((a for a, parts in ASSIGNMENT_PARTS.items() if parts == names), None)
-        if assignment in seen:
-            continue  # a second copy of the same notebook: the first one (by name) counts
-        seen.add(assignment)
         for part in result.parts:
             output = part.feedback if result.error is None else f"{path.name}: {result.error}"
             tests.append({"name": f"{part.name} ({path.name})", "score": part.score or 0.0,
                           "max_score": part.max, "output": output})
     for assignment, parts in ASSIGNMENT_PARTS.items():
-        if assignment not in seen:
+        if assignment not in found.graded:
             maxima = max_points(parts)
             tests += [{"name": f"{part} ({assignment}.ipynb)", "score": 0.0,
                        "max_score": maxima[part],
                        "output": f"{assignment}.ipynb was not found in your submission."}
                       for part in parts]
-    return {"score": round(sum(t["score"] for t in tests), 6), "tests": tests}
+    outcome = {"score": round(sum(t["score"] for t in tests), 6), "tests": tests}
+    if found.skipped:
+        outcome["output"] = "\n".join(str(skipped) for skipped in found.skipped)
+    return outcome
 
 
 def run(root):

@@ -128,3 +128,27 @@ def test_a_dask_cluster_grades_exactly_like_local_processes(submitted, tmp_path,
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr.count("self-check passed") == 2
     assert lines(remote) == lines(local)
+
+
+def test_links_folders_and_extra_notebooks_are_reported_and_stop_no_one(submitted, tmp_path):
+    """mallory submits a link to the instructor's notebook, a folder named ``notes.ipynb`` and a
+    second copy of part 2: each is a line that says why it was not graded, her real part 2 is
+    graded once, and the rest of the class is graded as before (exit 0)."""
+    folder = submitted / "mallory" / "maml"
+    folder.mkdir(parents=True)
+    (folder / "maml.ipynb").symlink_to(submissions.SOURCE)
+    (folder / "notes.ipynb").mkdir()
+    for name in ("beyond_maml.ipynb", "beyond_maml (2).ipynb"):
+        shutil.copy(course.EXAMPLES / "alice" / "beyond_maml.ipynb", folder / name)
+    out = tmp_path / "grades.jsonl"
+    completed = run_batch(submitted, out, "--jobs", "2", "--skip-self-check")
+    assert completed.returncode == 0, completed.stderr
+    graded = lines(out)
+    assert {p["name"]: p["score"] for p in graded["bob", "maml.ipynb"]["parts"]} == BOB
+    assert graded["mallory", "beyond_maml.ipynb"]["total"] == 10.0
+    skipped = {name: r["error"] for (student, name), r in graded.items() if r.get("skipped")}
+    assert set(skipped) == {"maml.ipynb", "notes.ipynb", "beyond_maml (2).ipynb"}
+    assert "symbolic link" in skipped["maml.ipynb"] and "folder" in skipped["notes.ipynb"]
+    assert all(graded["mallory", name]["total"] is None for name in skipped)
+    again = run_batch(submitted, out, "--skip-self-check")
+    assert again.returncode == 0 and "0 to grade" in again.stderr and lines(out) == graded

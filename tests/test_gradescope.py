@@ -32,14 +32,17 @@ def autograder_root(tmp_path_factory):
     return root
 
 
-def run_autograder(root, files, env=None):
-    """Puts ``{name: path}`` in ROOT/submission, runs run_autograder; returns (status, results)."""
+def run_autograder(root, files, env=None, prepare=None):
+    """Puts ``{name: path}`` in ROOT/submission (then calls ``prepare(folder)``), runs
+    run_autograder; returns (status, results)."""
     submission = root / "submission"
     shutil.rmtree(submission, ignore_errors=True)
     shutil.rmtree(root / "results", ignore_errors=True)
     submission.mkdir()
     for name, path in files.items():
         shutil.copy(path, submission / name)
+    if prepare is not None:
+        prepare(submission)
     completed = subprocess.run([str(root / "source" / "run_autograder")], capture_output=True,
                                text=True, env={**os.environ, "AUTOGRADER_ROOT": str(root), **(env or {})})
     results = root / "results" / "results.json"
@@ -81,3 +84,19 @@ def test_unreadable_upload_and_grader_failure(autograder_root):
         autograder_root, {"maml.ipynb": course.EXAMPLES / "alice" / "maml.ipynb"},
         env={"AUTOGRADER_XLA_FLAGS": "--xla_no_such_flag"})
     assert status == 3 and results is None
+
+
+def test_links_and_folders_are_reported_never_graded(autograder_root):
+    """A submission of symbolic links to the bundled instructor notebooks earns nothing, and a
+    folder named ``notes.ipynb`` is reported: both are named in the results' output."""
+    def links_and_a_folder(submission):
+        (submission / "maml.ipynb").symlink_to("../source/source/maml/maml.ipynb")
+        (submission / "beyond_maml.ipynb").symlink_to(
+            autograder_root / "source" / "source" / "maml" / "beyond_maml.ipynb")
+        (submission / "notes.ipynb").mkdir()
+
+    status, results = run_autograder(autograder_root, {}, prepare=links_and_a_folder)
+    assert status == 0 and results["score"] == 0, results
+    assert all("was not found" in t["output"] for t in results["tests"])
+    assert "maml.ipynb: not graded (it is a symbolic link" in results["output"]
+    assert "notes.ipynb: not graded (it is a folder" in results["output"]
