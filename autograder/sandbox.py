@@ -34,6 +34,10 @@ SECRETS = [PACKAGE / "graders", PACKAGE / "reference", PACKAGE / "experiments"]
 CPU_SECONDS = 600  # per child process; a probe's wall-clock limit is far lower
 ADDRESS_SPACE_BYTES = 16 * 1024 ** 3  # XLA reserves address space generously; RAM use is ~1 GiB
 FILE_BYTES = 64 * 1024 ** 2  # output log and any file the student writes
+TMP_BYTES = 512 * 1024 ** 2  # the sandbox's /tmp, a tmpfs: RAM, so sized (and in its memory cgroup)
+# All of a sandbox's processes together, tmpfs included (`autograder.cgroups`): grading a correct
+# notebook peaks at about 300 MiB (each of alice's notebooks, measured in the sandbox's cgroup).
+MEMORY_BYTES = 2 * 1024 ** 3
 # Processes and threads of the sandbox's user; XLA and Jupyter start about 2 threads per core.
 PROCESS_LIMIT = 256 + 8 * (os.cpu_count() or 1)
 # When the grader runs as root, each sandbox runs as its own unprivileged uid (no passwd entry):
@@ -90,7 +94,8 @@ def wrap(command, scratch, env, writable=(), readable=(), cwd=None):
         warn_unsandboxed()
         return command
     env = dict(env)
-    args = [bwrap, "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
+    args = [bwrap, "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(TMP_BYTES),
+            "--tmpfs", "/tmp",
             "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL"]
     if os.geteuid() == 0:
         # No user namespace (it would map to root); the child drops to its own uid itself.

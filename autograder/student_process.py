@@ -1,5 +1,6 @@
 """The trusted side of the child process: start it, send probe requests, enforce time limits."""
 
+import itertools
 import json
 import os
 import pathlib
@@ -11,9 +12,15 @@ import sys
 import tempfile
 import time
 
-from autograder import compilation_cache, sandbox
+from autograder import cgroups, compilation_cache, sandbox
 
 STARTUP_SECONDS = 60.0
+# All the checks of one notebook together: a correct one takes about 10 s, so 30x that. Past it,
+# the remaining checks are skipped: a notebook that hangs in every part costs this much, no more.
+NOTEBOOK_SECONDS = 300.0
+# A wait that timed out is the machine's fault, not the student's, when for more than this share
+# of it the sandbox had work ready to run yet got less than this share of one CPU.
+STARVED_SHARE = 0.5
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # Grading compiles dozens of tiny programs and runs each once, so the child compiles for speed of
 # compiling: no expensive LLVM passes (about 20% of grading time), and XLA's older loop emitters
@@ -39,6 +46,24 @@ class StudentTimeout(StudentError):
 
 def _plain(statement):
     return {"cell": statement.cell, "source": statement.source}
+
+
+_sandboxes = itertools.count()
+
+
+def _cgroup():
+    """Cgroups of a new sandbox (`autograder.cgroups`), or None where the machine has none
+    usable (said once on stderr)."""
+    made = cgroups.SandboxCgroup.create(f"sandbox-{os.getpid()}-{next(_sandboxes)}",
+                                        sandbox.MEMORY_BYTES, sandbox.PROCESS_LIMIT)
+    if made is None and not _warned_no_cgroups:
+        _warned_no_cgroups.append(True)
+        print("autograder: WARNING: no usable cgroups: each sandbox's processes are limited one "
+              "by one, not as a whole (SECURITY.md)", file=sys.stderr, flush=True)
+    return made
+
+
+_warned_no_cgroups = []
 
 
 class Sandbox:
@@ -70,6 +95,7 @@ class Sandbox:
         self._status, status_write = os.pipe()
         child_fds += [control_read, status_write]
         self.log = open(self.scratch / "output.log", "wb")
+        self.cgroup = _cgroup()
         try:
             spec = self.scratch / "notebooks.json"
             spec.write_text(json.dumps(notebooks), encoding="utf-8")
@@ -77,8 +103,9 @@ class Sandbox:
             sandboxed = "1" if sandbox.bubblewrap() is not None else "0"
             command = [sys.executable, "-I", "-m", "autograder.child", str(spec),
                        str(control_read), str(status_write), sandboxed]
+            command = sandbox.wrap(command, str(self.scratch), env, writable, readable)
             self.process = subprocess.Popen(
-                sandbox.wrap(command, str(self.scratch), env, writable, readable),
+                command if self.cgroup is None else self.cgroup.launcher(command),
                 cwd=self.scratch, env=env, stdin=subprocess.DEVNULL, stdout=self.log,
                 stderr=self.log, pass_fds=child_fds, start_new_session=True)
         except OSError as error:  # no interpreter, no bubblewrap, no disk: the grader's fault
@@ -115,6 +142,26 @@ class Sandbox:
     @property
     def alive(self):
         return self.process is not None
+
+    def usage(self):
+        """``(time, CPU seconds, CPU stall seconds)`` now, for `starved` (None where unknown)."""
+        if self.cgroup is None:
+            return time.monotonic(), None, None
+        return time.monotonic(), self.cgroup.cpu_seconds(), self.cgroup.cpu_stall_seconds()
+
+    def starved(self, since):
+        """Why the sandbox was starved of CPU by others since `usage` gave ``since``, or None:
+        its processes were ready to run (CPU pressure) most of the time, yet ran little."""
+        start, cpu, stall = since
+        _, cpu_now, stall_now = self.usage()
+        if None in (cpu, stall, cpu_now, stall_now):
+            return None
+        wall = time.monotonic() - start
+        ran, waited = cpu_now - cpu, stall_now - stall
+        if waited > STARVED_SHARE * wall and ran < STARVED_SHARE * wall:
+            return (f"the grading machine was overloaded: in {wall:.0f} s the notebook's process "
+                    f"waited {waited:.0f} s for a CPU and ran {ran:.1f} s; grade it again")
+        return None
 
     def start(self, index):
         """Forks notebook ``index``'s worker; returns its ``(request_write, response_read)``."""
@@ -189,6 +236,8 @@ class Sandbox:
                 pass
             self.process.wait()
             self.process = None
+        if self.cgroup is not None:  # whatever left the process group, and the cgroups
+            self.cgroup.remove()
         for fd in [fd for pair in self._fds for fd in pair] + [self._control, self._status]:
             if fd is not None:
                 os.close(fd)
@@ -213,6 +262,8 @@ class StudentProcess:
         self._statements = [_plain(s) for s in statements]
         self._fill_cache = fill_cache
         self._sandbox = None
+        self._budget_end = None  # NOTEBOOK_SECONDS after the first probe
+        self._load_timed_out = False  # loading is deterministic: one timeout is enough
         self.load_errors = []
 
     def __enter__(self):
@@ -290,9 +341,14 @@ class StudentProcess:
         """The next message, within ``timeout`` seconds (``limit``: the whole check's, for the
         message)."""
         deadline = time.monotonic() + timeout
+        since = self._sandbox.usage()
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                starved = self._sandbox.starved(since)
+                if starved is not None:  # never charged to the student
+                    self.kill()
+                    raise GraderError(starved)
                 if self._up:
                     self.kill()
                 raise StudentTimeout(f"Your code did not finish {doing} within "
@@ -332,9 +388,22 @@ class StudentProcess:
           StudentError: the student's code raised (the message says what), hung past
             ``timeout`` seconds, or ended the process.
         """
-        if self._process is None:  # never started, or killed (by this notebook or another)
+        now = time.monotonic()
+        self._budget_end = self._budget_end or now + NOTEBOOK_SECONDS
+        if self._load_timed_out:
+            raise StudentTimeout(f"Skipped: your notebook's definitions did not finish loading "
+                                 f"within {STARTUP_SECONDS:.0f} s.")
+        if now >= self._budget_end:
+            raise StudentTimeout(f"Skipped: checking this notebook took more than "
+                                 f"{NOTEBOOK_SECONDS:.0f} s in all, so its later checks were not run.")
+        timeout = min(timeout, self._budget_end - now)
+        if self._process is None:  # never started, or killed
             self._start()
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except StudentTimeout:
+            self._load_timed_out = True
+            raise
         self._sequence += 1
         request = {"id": self._sequence, "probe": name, "args": args}
         if substitutes is not None and not self._installed:
