@@ -19,6 +19,7 @@ other call.
 import pathlib
 import platform
 import struct
+import sys
 import typing
 
 # Instruction classes and fields of classic BPF (linux/bpf_common.h).
@@ -115,18 +116,20 @@ def user_namespace_filter() -> bytes | None:
     return _program(platform.machine())
 
 
-FILTER_FD = 9  # the descriptor bwrap reads the program from
+# Opens the program at the lowest free descriptor (so it takes none the caller passes on), then
+# executes bwrap with ``--seccomp FD``.
+_OPEN_THEN_EXEC = ("import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.set_inheritable(fd, True); "
+                   "os.execv(sys.argv[2], [sys.argv[2], '--seccomp', str(fd), *sys.argv[3:]])")
 
 
 def launcher(bwrap_command: list[str], folder: str) -> list[str]:
     """``bwrap_command`` with the filter installed: the program is written to a file in
-    ``folder`` and a shell opens it as descriptor `FILTER_FD` before it executes bwrap with
-    ``--seccomp 9``, so that any launcher (``subprocess.Popen``, jupyter_client) can start it.
-    Unchanged when this machine has no filter."""
+    ``folder``, and a small launcher opens it and executes bwrap with ``--seccomp FD``, so that
+    any caller (``subprocess.Popen``, jupyter_client) can start it. Unchanged when this machine
+    has no filter."""
     program = user_namespace_filter()
     if program is None:
         return list(bwrap_command)
     path = pathlib.Path(folder) / "user-namespace-filter.bpf"
     path.write_bytes(program)
-    return ["/bin/sh", "-c", f'exec {FILTER_FD}<"$1"; shift; exec "$@"', "sh", str(path),
-            bwrap_command[0], "--seccomp", str(FILTER_FD), *bwrap_command[1:]]
+    return [sys.executable, "-I", "-S", "-c", _OPEN_THEN_EXEC, str(path), *bwrap_command]

@@ -95,3 +95,96 @@ def test_a_busy_loop_on_an_idle_machine_is_the_students_timeout(tmp_path):
                             parts=["inner_step_objective"])
     assert not result.grader_failed and result.total == 0
     assert "did not finish" in result.part("inner_step_objective").feedback
+
+
+# Hostile code run by the first check of each notebook: fills /tmp (a tmpfs: RAM), starts 100
+# processes that each touch 150 MiB (smaller than a grading process, which the kernel's OOM killer
+# then picks first), then busy processes up to the process limit, each in a session of its own
+# (the scheduler's share per session), and keeps its sandbox alive for the check's whole limit.
+BOMBS = '''
+    import mmap, os, time
+
+    def spawn(work):
+        try:
+            if os.fork() == 0:
+                try:
+                    work()
+                finally:
+                    os._exit(0)
+            return True
+        except OSError:
+            return False
+
+    def touch_memory():
+        memory = mmap.mmap(-1, 150 << 20)
+        for offset in range(0, 150 << 20, 4096):
+            memory[offset] = 1
+        time.sleep(60)
+
+    def spin():
+        os.setsid()
+        end = time.time() + 60
+        while time.time() < end:
+            pass
+
+    try:
+        with open("/tmp/fill", "wb") as f:
+            for _ in range(6 * 1024):
+                f.write(b"x" * (1 << 20))
+    except OSError:
+        pass
+    for _ in range(100):
+        spawn(touch_memory)
+    for _ in range(1000):
+        if not spawn(spin):
+            break
+    time.sleep(60)
+'''
+
+
+def _bomber(tmp_path):
+    """Part 1 and part 2 with the bombs in their first graded function."""
+    folder = tmp_path / "submitted" / "a-bomber" / "maml"
+    first = ("def inner_step_objective(g, alpha):" + BOMBS + "    return g\n")
+    submissions.write(submissions.submission({"inner_step_objective": first}),
+                      folder / "maml.ipynb")
+    second = ("def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):" + BOMBS
+              + "    return params\n")
+    submissions.write(submissions.submission({"reptile_update": second}, notebook="beyond_maml"),
+                      folder / "beyond_maml.ipynb")
+
+
+@pytest.mark.skipif(cgroups.available() is None, reason="needs cgroups to confine the test")
+def test_resource_bombs_cost_their_classmates_nothing(tmp_path):
+    """A student whose notebooks fill /tmp, touch 15 GiB and fork busy processes up to the limit
+    is graded beside alice (two jobs, so at the same time): alice gets full marks, exactly as
+    alone. The whole batch runs in a cgroup of the test's own (12 GiB, 3,000 processes), so the
+    test cannot harm this machine whatever the grader lets through."""
+    import json
+    import shutil
+
+    from autograder import course
+
+    _bomber(tmp_path)
+    alice = tmp_path / "submitted" / "alice" / "maml"
+    alice.mkdir(parents=True)
+    for name in ("maml.ipynb", "beyond_maml.ipynb"):
+        shutil.copy(course.EXAMPLES / "alice" / name, alice / name)
+    out = tmp_path / "grades.jsonl"
+    confinement = cgroups.SandboxCgroup.create(f"test-class-{id(tmp_path)}", 12 * 1024 ** 3, 3000)
+    try:
+        completed = subprocess.run(
+            confinement.launcher([sys.executable, "-m", "autograder.batch", str(tmp_path / "submitted"),
+                                  "--out", str(out), "--jobs", "2", "--skip-self-check"]),
+            capture_output=True, text=True, cwd=submissions.ROOT, timeout=900)
+    finally:
+        confinement.remove()
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    graded = {(r["student"], r["path"].rsplit("/", 1)[-1]): r for r in lines}
+    assert graded["alice", "maml.ipynb"]["total"] == 20.0, graded["alice", "maml.ipynb"]
+    assert graded["alice", "beyond_maml.ipynb"]["total"] == 10.0
+    assert all(p["feedback"] == "All checks passed." for (student, _), r in graded.items()
+               if student == "alice" for p in r["parts"])
+    bomber = graded["a-bomber", "maml.ipynb"]
+    assert bomber["parts"][0]["score"] == 0 and not bomber["grader_failed"]

@@ -314,12 +314,22 @@ def test_unsupported_machine_has_no_filter():
 
 @needs_filter
 def test_launcher_hands_bwrap_the_whole_program(tmp_path):
-    """The launcher's shell opens the written program as descriptor 9 and passes ``--seccomp 9``
-    to bwrap: here a stand-in for bwrap reads exactly the program from it, then end of file."""
+    """The launcher opens the written program at the lowest free descriptor, leaving the ones
+    its caller passes alone, and gives bwrap ``--seccomp FD``: here a stand-in for bwrap reads
+    exactly the program from it, then end of file, and finds the caller's descriptor intact."""
     reader = tmp_path / "reader"
     reader.write_text(f"#!{sys.executable}\nimport os, sys\n"
-                      "assert sys.argv[1:3] == ['--seccomp', '9']\n"
-                      "sys.stdout.buffer.write(os.read(9, 65536) + b'|' + os.read(9, 65536))\n")
+                      "assert sys.argv[1] == '--seccomp'\n"
+                      "fd = int(sys.argv[2]); passed = int(sys.argv[3])\n"
+                      "assert os.read(passed, 5) == b'still'\n"
+                      "sys.stdout.buffer.write(os.read(fd, 65536) + b'|' + os.read(fd, 65536))\n")
     reader.chmod(0o755)
-    completed = subprocess.run(seccomp.launcher([str(reader)], str(tmp_path)), capture_output=True)
+    read, write = os.pipe()
+    os.write(write, b"still")
+    os.close(write)
+    try:
+        completed = subprocess.run(seccomp.launcher([str(reader), str(read)], str(tmp_path)),
+                                   capture_output=True, pass_fds=[read])
+    finally:
+        os.close(read)
     assert completed.stdout == seccomp.user_namespace_filter() + b"|", completed.stderr
