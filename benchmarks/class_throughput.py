@@ -7,9 +7,12 @@ releases. In the same run it measures, per student: the batch command with ``--j
 self-check filling a fresh compilation cache included), wall-clock and busy core-seconds of the
 whole machine (so nothing else should run); the batch command on a subset with the compilation
 cache turned off; sequential ``python -m autograder`` calls on a subset; and plain
-``nbgrader autograde`` (with and without the kernel) on a smaller subset.
+``nbgrader autograde`` (with and without the kernel) on a smaller subset. With
+``--baseline-python``, the interpreter of a checkout at another commit (its own venv, the package
+installed editable) grades the same class the same way right after, and the ratio is printed.
 
     python benchmarks/class_throughput.py [--students 100] [--jobs 2] [--subset 10]
+        [--baseline-python /path/to/other/checkout/.venv/bin/python] [--batch-only]
 """
 
 import argparse
@@ -68,18 +71,22 @@ def busy_core_seconds():
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def timed(command, env=None):
+def timed(command, env=None, cwd=ROOT):
     start, busy = time.perf_counter(), busy_core_seconds()
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=cwd,
                                env={**os.environ, **(env or {})})
     return time.perf_counter() - start, busy_core_seconds() - busy, completed
 
 
-def batch(submitted, out, jobs, env=None):
-    """Seconds and core-seconds of one `autograder.batch` run; its JSON lines."""
+def batch(submitted, out, jobs, env=None, python=sys.executable):
+    """Seconds and core-seconds of one `autograder.batch` run (by ``python``, in its own
+    checkout); its JSON lines."""
+    checkout = subprocess.run([python, "-c", "import autograder, pathlib; "
+                               "print(pathlib.Path(autograder.__file__).parents[1])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
     seconds, core_seconds, completed = timed(
-        [sys.executable, "-m", "autograder.batch", str(submitted), "--out", str(out),
-         "--jobs", str(jobs)], env)
+        [python, "-m", "autograder.batch", str(submitted), "--out", str(out),
+         "--jobs", str(jobs)], env, cwd=checkout)
     assert completed.returncode == 0, completed.stderr[-2000:]
     return seconds, core_seconds, [json.loads(line) for line in out.read_text().splitlines()]
 
@@ -104,6 +111,10 @@ def main(argv=None):
     parser.add_argument("--cli-subset", type=int, default=3,
                         help="students for the sequential CLI calls")
     parser.add_argument("--nbgrader-subset", type=int, default=2, help="students for nbgrader")
+    parser.add_argument("--baseline-python", help="the interpreter of a checkout at another "
+                        "commit: its batch grades the same class, for a ratio")
+    parser.add_argument("--batch-only", action="store_true",
+                        help="only the batch (and the baseline's): no subsets, CLI or nbgrader")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         folder = pathlib.Path(folder)
@@ -120,6 +131,22 @@ def main(argv=None):
         print(f"autograder.batch --jobs {args.jobs}: {seconds:.0f} s in all (self-check filling "
               f"a fresh compilation cache included), {per_student:.2f} s per student, "
               f"{core_per_student:.2f} core-s per student")
+        if args.baseline_python:
+            base_cache = {compilation_cache.SETTING: str(folder / "baseline-compilation-cache")}
+            base_seconds, base_core_seconds, base_lines = batch(
+                folder / "submitted", folder / "baseline.jsonl", args.jobs, base_cache,
+                args.baseline_python)
+            totals = lambda found: {(r["student"], r["path"]): r["total"]  # noqa: E731
+                                    for r in found if not r.get("skipped")}
+            differ = sorted(k for k, total in totals(lines).items()
+                            if totals(base_lines).get(k) != total)
+            print(f"baseline ({args.baseline_python}): {base_seconds / len(made):.2f} s, "
+                  f"{base_core_seconds / len(made):.2f} core-s per student; this checkout / "
+                  f"baseline: {seconds / base_seconds:.2f} in time, "
+                  f"{core_seconds / base_core_seconds:.2f} in core-seconds; totals differ on "
+                  f"{len(differ)} notebooks{': ' + str(differ[:5]) if differ else ''}")
+        if args.batch_only:
+            return 0
 
         subset = subset_class(folder / "subset", made, args.subset)
         off_seconds, off_core_seconds, off_lines = batch(
