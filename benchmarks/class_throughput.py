@@ -81,7 +81,7 @@ def timed(command, env=None, cwd=ROOT):
 def batch(submitted, out, jobs, env=None, python=sys.executable):
     """Seconds and core-seconds of one `autograder.batch` run (by ``python``, in its own
     checkout); its JSON lines."""
-    checkout = subprocess.run([python, "-c", "import autograder, pathlib; "
+    checkout = subprocess.run([python, "-I", "-c", "import autograder, pathlib; "
                                "print(pathlib.Path(autograder.__file__).parents[1])"],
                               capture_output=True, text=True, check=True).stdout.strip()
     seconds, core_seconds, completed = timed(
