@@ -1,5 +1,6 @@
 """The trusted side of the child process: start it, send probe requests, enforce time limits."""
 
+import functools
 import itertools
 import json
 import os
@@ -56,14 +57,15 @@ def _cgroup():
     usable (said once on stderr)."""
     made = cgroups.SandboxCgroup.create(f"sandbox-{os.getpid()}-{next(_sandboxes)}",
                                         sandbox.MEMORY_BYTES, sandbox.PROCESS_LIMIT)
-    if made is None and not _warned_no_cgroups:
-        _warned_no_cgroups.append(True)
-        print("autograder: WARNING: no usable cgroups: each sandbox's processes are limited one "
-              "by one, not as a whole (SECURITY.md)", file=sys.stderr, flush=True)
+    if made is None:
+        _warn_no_cgroups()
     return made
 
 
-_warned_no_cgroups = []
+@functools.cache  # once per process
+def _warn_no_cgroups():
+    print("autograder: WARNING: no usable cgroups: each sandbox's processes are limited one "
+          "by one, not as a whole (SECURITY.md)", file=sys.stderr, flush=True)
 
 
 class Sandbox:
@@ -81,19 +83,17 @@ class Sandbox:
         self._killed = False
         self._fds = []
         self._statuses = {}
-        notebooks, child_fds = [], []
-        for index, statements in enumerate([statements]):
-            submission = self.scratch / f"submission-{index}.json"
-            submission.write_text(json.dumps(statements), encoding="utf-8")
-            request_read, request_write = os.pipe()
-            response_read, response_write = os.pipe()
-            notebooks.append({"submission": str(submission), "requests": request_read,
-                              "responses": response_write})
-            child_fds += [request_read, response_write]
-            self._fds.append((request_write, response_read))
+        submission = self.scratch / "submission-0.json"
+        submission.write_text(json.dumps(statements), encoding="utf-8")
+        request_read, request_write = os.pipe()
+        response_read, response_write = os.pipe()
+        # The child's protocol lists notebooks; a sandbox here only ever holds this one.
+        notebooks = [{"submission": str(submission), "requests": request_read,
+                      "responses": response_write}]
+        self._fds.append((request_write, response_read))
         control_read, self._control = os.pipe()
         self._status, status_write = os.pipe()
-        child_fds += [control_read, status_write]
+        child_fds = [request_read, response_write, control_read, status_write]
         self.log = open(self.scratch / "output.log", "wb")
         self.cgroup = _cgroup()
         try:
