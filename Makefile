@@ -30,7 +30,7 @@ benchmark: $(VENV)/installed
 
 # The paper's Table 2 at paper scale (results/table2.json, .md, .png).
 table2: $(VENV)/installed
-	$(BIN)/python -m autograder.experiments.table2
+	$(BIN)/python -m experiments.table2
 
 # Instructor chores: regenerate what is committed after editing source/.
 release: $(VENV)/installed

@@ -35,7 +35,7 @@ import os
 import pathlib
 import sys
 
-from autograder import submission_files
+from autograder import sandbox, submission_files
 from autograder.grade import GRADER_FAILED, grade_notebooks
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
@@ -45,10 +45,10 @@ PACKAGE = pathlib.Path(__file__).resolve().parent
 def grader_version():
     """A digest of every file that can change a grade: the grader's code and reference data."""
     digest = hashlib.sha256()
-    files = sorted(p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".json")
-                   and "experiments" not in p.parts and "__pycache__" not in p.parts)
+    files = sorted(p for folder in (PACKAGE, sandbox.INSIDE) for p in folder.rglob("*")
+                   if p.suffix in (".py", ".json") and "__pycache__" not in p.parts)
     for path in files:
-        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+        digest.update(str(path.relative_to(PACKAGE.parent)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -1,26 +1,29 @@
-"""What grader files declare (`case`), how they compare (`assert_trees_all_close`), and the
-pytest plugin that turns their outcomes into points."""
+"""What a part's checks declare (`case`), the fixtures they take (``student``, ``compare``,
+``reference_values``), and the pytest plugin that turns their outcomes into points.
+
+A check is a pytest function in ``autograder/parts/<part>/checks.py``::
+
+    @case(points=0.5, feedback="What the student reads when it fails.")
+    def test_something(student, compare):
+        got = student.probe("a_probe_of_this_part", x=[1.0])  # runs in the sandboxed child
+        compare(got, closed_form(...), RTOL, ATOL, what="the result")
+"""
 
 import copy
 import dataclasses
 import functools
 import json
 import math
-import pathlib
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
 
-from autograder.student_process import GraderError, StudentError, StudentTimeout
+from autograder import parts
+from autograder.errors import GraderError, StudentError, StudentTimeout
+from autograder.parts import SUBSTITUTES
 
-
-# Probes that check a part with the grader's own versions of the parts it builds on; the child
-# gets those versions (graders/substitutes.py) only when the first of these runs.
-NEEDS_SUBSTITUTES = {"adaptation_loss_quadratic", "adaptation_loss_reference",
-                     "batched_meta_loss_quadratic", "batched_meta_loss_reference",
-                     "meta_train_step_reference", "reptile_update_quadratic", "reptile_reference"}
-SUBSTITUTES = pathlib.Path(__file__).parent / "graders" / "substitutes.py"
 # Verbatim runs of the substitutes' source this long in a student's error message withhold it.
 _QUOTE_CHARACTERS = 24
 
@@ -31,7 +34,7 @@ def _substitute_quotes():
     return {text[i:i + _QUOTE_CHARACTERS] for i in range(len(text) - _QUOTE_CHARACTERS + 1)}
 
 
-def withhold_grader_source(error):
+def withhold_grader_source(error: StudentError) -> StudentError:
     """``error``, or, if its message quotes the grader's own versions of graded names (code in
     the student's process can raise an exception whose message is their source), the same kind
     of error saying only that it raised. Encoded copies are not caught: see SECURITY.md."""
@@ -50,7 +53,7 @@ class Case:
     feedback: str
 
 
-def case(points, feedback):
+def case(points: float, feedback: str):
     """Declares a grader function's points and the message a student sees when it fails."""
 
     def declare(function):
@@ -60,12 +63,7 @@ def case(points, feedback):
     return declare
 
 
-# Every comparison's scaled error, as a fraction of its tolerance, while a check runs; the
-# plugin moves them into the check's `CaseResult.margins` (benchmarks/tolerance_margins.py).
-_margins = []
-
-
-def scaled_error(got, expected, rtol, atol):
+def scaled_error(got: Any, expected: Any, rtol: float, atol: float) -> float:
     """``max |got - expected| / (atol + rtol |expected|)``: at most 1 exactly when
     ``np.allclose(got, expected, rtol, atol)``; inf for NaNs or a different structure or shape."""
     if isinstance(expected, dict):
@@ -89,17 +87,20 @@ class Mismatch(AssertionError):
     """A comparison failed; its message is evidence a student may see (values, not test code)."""
 
 
-def assert_trees_all_close(got, expected, rtol, atol, what="the result", case=None,
-                           relative=False):
+def assert_trees_all_close(got: Any, expected: Any, rtol: float, atol: float,
+                           what: str = "the result", case: str | None = None,
+                           relative: bool = False, margins: list | None = None) -> None:
     """Compares nested dicts/lists of numbers leaf by leaf, with shapes; raises `Mismatch`.
 
     Passes when every leaf satisfies ``|got - expected| <= atol + rtol |expected|``. The message
     gives the worst value beside the expected one (``case`` describes the inputs, when they may be
-    shown), or with ``relative=True`` (reference runs) only the relative error.
+    shown), or with ``relative=True`` (reference runs) only the relative error. The scaled error
+    (`scaled_error`) is appended to ``margins`` when given.
     """
     _check_structure(got, expected, what)
     margin = scaled_error(got, expected, rtol, atol)
-    _margins.append(margin)
+    if margins is not None:
+        margins.append(margin)
     if margin <= 1.0:
         return
     label, got_value, want_value, index = _worst_leaf(got, expected, rtol, atol, what)
@@ -149,6 +150,47 @@ def _check_structure(got, expected, what):
         raise Mismatch(f"{what} has shape {got_shape}, expected {np.shape(expected)}.")
 
 
+class Comparisons:
+    """A check's ``compare`` fixture: `assert_trees_all_close` that keeps each comparison's scaled
+    error, as a fraction of its tolerance, for the check's `CaseResult.margins`
+    (benchmarks/tolerance_margins.py)."""
+
+    def __init__(self) -> None:
+        self.margins: list[float] = []
+
+    def __call__(self, got: Any, expected: Any, rtol: float, atol: float, **options) -> None:
+        assert_trees_all_close(got, expected, rtol, atol, margins=self.margins, **options)
+
+
+class ReferenceValues:
+    """A check's ``reference_values`` fixture: its part's stored reference values
+    (``parts/<part>/reference.json``), compared, or recorded when ``recorded`` is a dict
+    (``python -m autograder.reference --update-goldens``)."""
+
+    # The runs are recorded and replayed in float64 (`inside_sandbox.probing.float64`). Measured
+    # (benchmarks/tolerance_margins.py): correct code, including code that computes in float32 on
+    # purpose, on AVX-512, AVX2, SSE4.2 and one thread is within 0.0007 of this tolerance (float64
+    # code within 1e-11); the nearest wrong implementation is at 13 (step_returns_loss_after_update).
+    RTOL, ATOL = 1e-3, 1e-4
+
+    def __init__(self, part: parts.Part, compare: Comparisons, recorded: dict | None) -> None:
+        self._part, self._compare, self._recorded = part, compare, recorded
+
+    def check(self, got: Any) -> None:
+        """Compares ``got`` with the part's stored values (or records it)."""
+        if self._recorded is not None:
+            self._recorded[self._part.name] = got
+            return
+        self._compare(got, _stored(self._part.reference_file), self.RTOL, self.ATOL,
+                      what="the reference run", relative=True)
+
+
+@functools.cache
+def _stored(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 @dataclasses.dataclass
 class CaseResult:
     part: str
@@ -156,7 +198,7 @@ class CaseResult:
     points: float
     passed: bool
     feedback: str
-    student_error: str | None = None
+    student_error: StudentError | None = None
     # Each comparison's scaled error as a fraction of its tolerance (pass: all <= 1).
     margins: list = dataclasses.field(default_factory=list)
     evidence: str | None = None  # a failed comparison's values, for the student (`Mismatch`)
@@ -170,22 +212,21 @@ class PartStudent:
     probing.
     """
 
-    def __init__(self, process, plugin, part):
+    def __init__(self, process, plugin, part: parts.Part):
         self._process, self._plugin, self._part = process, plugin, part
 
-    def probe(self, name, timeout=20.0, **args):
+    def probe(self, name: str, timeout: float = 20.0, **args) -> Any:
         if self._plugin.grader_failure is not None:
             raise GraderError(self._plugin.grader_failure)
-        if self._part in self._plugin.timed_out_parts:
+        if self._part.name in self._plugin.timed_out_parts:
             raise StudentTimeout("Skipped: an earlier check of this part ran out of time.")
         key = json.dumps([name, args], sort_keys=True)
         if key not in self._plugin.answers:
             try:
-                substitutes = SUBSTITUTES.read_text() if name in NEEDS_SUBSTITUTES else None
                 self._plugin.answers[key] = (
-                    self._process.probe(name, timeout, substitutes=substitutes, **args), None)
+                    self._process.probe(self._part, name, timeout, **args), None)
             except StudentTimeout:
-                self._plugin.timed_out_parts.add(self._part)
+                self._plugin.timed_out_parts.add(self._part.name)
                 raise
             except StudentError as error:
                 self._plugin.answers[key] = (None, withhold_grader_source(error))
@@ -198,16 +239,27 @@ class PartStudent:
 class GradingPlugin:
     """Collects one `CaseResult` per grader function; nothing else decides a point."""
 
-    def __init__(self, process):
+    def __init__(self, process, recorded: dict | None = None):
+        """``recorded``: a dict to record reference values into instead of comparing them."""
         self.process = process
+        self.recorded = recorded
         self.results = []
         self.timed_out_parts = set()
         self.answers = {}
         self.grader_failure = None  # why the grader itself failed: no check is then believed
+        self._comparisons = {}  # each running check's `Comparisons`, by node id
 
     @pytest.fixture
     def student(self, request):
-        return PartStudent(self.process, self, request.module.PART)
+        return PartStudent(self.process, self, _part_of(request.node))
+
+    @pytest.fixture
+    def compare(self, request):
+        return self._comparisons.setdefault(request.node.nodeid, Comparisons())
+
+    @pytest.fixture
+    def reference_values(self, request, compare):
+        return ReferenceValues(_part_of(request.node), compare, self.recorded)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -216,9 +268,10 @@ class GradingPlugin:
         declared = getattr(item.function, "grading_case", None)
         if declared is None or report.when == "teardown":
             return
-        margins, _margins[:] = list(_margins), []
         if report.when == "setup" and report.passed:
             return
+        comparisons = self._comparisons.pop(item.nodeid, None)
+        margins = comparisons.margins if comparisons is not None else []
         student_error = None
         evidence = None
         if call.excinfo is not None and isinstance(call.excinfo.value, Mismatch):
@@ -226,9 +279,14 @@ class GradingPlugin:
         if call.excinfo is not None and isinstance(call.excinfo.value, GraderError):
             self.grader_failure = self.grader_failure or str(call.excinfo.value)
         elif call.excinfo is not None and isinstance(call.excinfo.value, StudentError):
-            student_error = str(call.excinfo.value)
+            student_error = call.excinfo.value
         elif call.excinfo is not None and not isinstance(call.excinfo.value, AssertionError):
             print(f"grader error in {item.nodeid}: {call.excinfo.value!r}", file=sys.stderr)
-        self.results.append(CaseResult(item.module.PART, item.name, declared.points,
+        self.results.append(CaseResult(_part_of(item).name, item.name, declared.points,
                                        report.passed, declared.feedback, student_error,
                                        margins, evidence))
+
+
+def _part_of(item) -> parts.Part:
+    """The part whose checks file holds the pytest ``item``."""
+    return parts.get(item.path.parent.name)

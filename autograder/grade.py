@@ -8,22 +8,18 @@ import pathlib
 
 import pytest
 
+from autograder import parts as registry
+from autograder.errors import GraderError
 from autograder.framework import CaseResult, GradingPlugin
 from autograder.notebook import (NotebookError, defined_names, extract_definitions,
                                  read_notebook)
-from autograder.student_process import GraderError, StudentProcess
+from autograder.student_process import StudentProcess
 
-GRADERS = pathlib.Path(__file__).parent / "graders"
-# The graded names of each notebook, in the notebook's order; one grader file each.
-ASSIGNMENT_PARTS = {
-    "maml": ["inner_step_objective", "MLP", "square_error_loss", "adapt", "adaptation_loss",
-             "batched_meta_loss", "make_meta_train_step"],
-    "beyond_maml": ["reptile_update", "imaml_meta_gradient"],
-}
-ALL_PARTS = [part for parts in ASSIGNMENT_PARTS.values() for part in parts]
-# Points of each notebook's written answers, graded by hand in nbgrader's formgrader (the
-# source notebooks' manually graded cells; tests/test_release.py checks they agree).
-MANUAL_POINTS = {"maml": 6.0, "beyond_maml": 4.0}
+# The graded names of each notebook, in the notebook's order (`autograder.parts`).
+ASSIGNMENT_PARTS = {notebook: registry.of_notebook(notebook) for notebook in registry.NOTEBOOKS}
+ALL_PARTS = list(registry.PARTS)
+# Points of each notebook's written answers, graded by hand in nbgrader's formgrader.
+MANUAL_POINTS = registry.NOTEBOOKS
 
 
 def manual_points(parts):
@@ -58,10 +54,6 @@ class GradeResult:
 
     def part(self, name):
         return next(p for p in self.parts if p.name == name)
-
-
-def grader_file(part):
-    return GRADERS / f"test_{part}.py"
 
 
 def parts_for(path):
@@ -103,14 +95,15 @@ def assignment_of(notebook, path):
                         "beyond_maml.ipynb): it has none of their graded cells or functions.")
 
 
-def run_graders(process, parts):
-    """Runs the grader files of ``parts`` against ``process``; returns the `CaseResult`s."""
-    plugin = GradingPlugin(process)
+def run_graders(process, parts, recorded=None):
+    """Runs the checks of ``parts`` against ``process``; returns the `CaseResult`s. With
+    ``recorded`` (a dict) the reference values are recorded into it instead of compared."""
+    plugin = GradingPlugin(process, recorded)
     # In the notebook's order always: a part's substitutes reach the child only after it is graded.
     parts = sorted(parts, key=ALL_PARTS.index)
-    args = [str(grader_file(part)) for part in parts] + [
+    args = [str(registry.get(part).checks) for part in parts] + [
         "-p", "no:cacheprovider", "-p", "no:terminal", "--noconftest",
-        "--rootdir", str(GRADERS), "-c", os.devnull, "--import-mode=importlib",
+        "--rootdir", str(registry.FOLDER), "-c", os.devnull, "--import-mode=importlib",
     ]
     with contextlib.redirect_stdout(io.StringIO()) as output:
         code = pytest.main(args, plugins=[plugin])
@@ -132,13 +125,7 @@ def _case_message(case):
     error = case.student_error
     if error is None:
         return f"{case.feedback} Evidence: {case.evidence}" if case.evidence else case.feedback
-    if error.startswith("NotImplementedError"):
-        return "Not implemented yet."
-    if error.startswith("MissingName: "):
-        return error.removeprefix("MissingName: ") + "."
-    if error.startswith(("Your code", "Skipped", "The process")):
-        return error
-    return f"Your code raised {error}"
+    return error.feedback()
 
 
 def _part_feedback(part, cases, load_errors):
@@ -154,7 +141,8 @@ def _part_feedback(part, cases, load_errors):
     if others:
         text += f" ({len(others)} more check{'s' if len(others) > 1 else ''} failed; fix this first.)"
     relevant = [e for e in load_errors if "NameError" not in e]  # others are side effects
-    if relevant and any(c.student_error and "is not defined" in c.student_error for c in failed):
+    if relevant and any(c.student_error and "is not defined" in str(c.student_error)
+                        for c in failed):
         text += " Some of your notebook's code could not run: " + "; ".join(relevant[:2]) + "."
     return text if len(text) <= FEEDBACK_CHARACTERS else text[:FEEDBACK_CHARACTERS - 3] + "..."
 
@@ -182,7 +170,7 @@ def _declared_cases(parts):
 
     cases = []
     for part in parts:
-        module = importlib.import_module(f"autograder.graders.test_{part}")
+        module = importlib.import_module(f"autograder.parts.{part}.checks")
         for name, function in vars(module).items():
             if name.startswith("test_") and hasattr(function, "grading_case"):
                 cases.append(CaseResult(part, name, function.grading_case.points, False, ""))
@@ -196,11 +184,11 @@ def grade_notebook(path, parts=None, fill_cache=False):
     return grade_notebooks([path], parts, fill_cache)[0]
 
 
-def grade_notebooks(paths, parts=None, fill_cache=False):
+def grade_notebooks(paths, parts=None, fill_cache=False, recorded=None):
     """Grades notebooks one after another, each exactly as `grade_notebook` grades it alone: each
     in a sandbox of its own, since a notebook's process holds the grader's own versions of the
-    parts it builds on (`autograder/graders/substitutes.py`) and must leave nothing for the next
-    (BENCHMARKS.md, "The price of isolation")."""
+    parts it builds on (`autograder/parts/substitutes.py`) and must leave nothing for the next
+    (BENCHMARKS.md, "The price of isolation"). ``recorded``: see `run_graders`."""
     results = []
     for path in paths:
         try:
@@ -217,7 +205,7 @@ def grade_notebooks(paths, parts=None, fill_cache=False):
             continue
         try:
             with StudentProcess(statements, fill_cache) as process:
-                case_results = run_graders(process, own_parts)
+                case_results = run_graders(process, own_parts, recorded)
         except Exception as error:  # noqa: BLE001 - a grader failure: this notebook only
             results.append(grader_failure(path, own_parts, error))
             continue

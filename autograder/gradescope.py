@@ -1,6 +1,7 @@
 """``python -m autograder.gradescope --out autograder.zip``: the Gradescope autograder bundle.
 
-The zip holds this project's grader (``autograder/``, the provided ``maml_helpers``, the pinned
+The zip holds this project's grader (``autograder/`` and ``inside_sandbox/``, the provided
+``maml_helpers``, the pinned
 ``pyproject.toml`` and ``requirements.lock``, and the instructor notebooks for the self-check),
 ``setup.sh`` (installs bubblewrap and the pinned environment) and ``run_autograder`` (grades the
 notebooks found in the submission folder and writes ``results/results.json`` in Gradescope's
@@ -44,8 +45,9 @@ export PATH="$ROOT/source/.venv/bin:$PATH"
 python -m autograder.gradescope --run --root "$ROOT"
 """
 # What the bundle carries from this repository (instructor notebooks: the self-check's reference).
-BUNDLED = ["autograder", "source/maml/maml_helpers", "source/maml/maml.ipynb",
-           "source/maml/beyond_maml.ipynb", "pyproject.toml", "requirements.lock"]
+BUNDLED = ["autograder", "inside_sandbox", "source/maml/maml_helpers", "source/maml/maml.ipynb",
+           "source/maml/beyond_maml.ipynb", "nbgrader_config.py", "pyproject.toml",
+           "requirements.lock"]
 
 
 def build(out):
@@ -60,8 +62,7 @@ def build(out):
         for entry in BUNDLED:
             path = ROOT / entry
             files = [path] if path.is_file() else sorted(
-                p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                and "experiments" not in p.relative_to(ROOT).parts)
+                p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
             for file in files:
                 name = str(file.relative_to(ROOT))
                 bundle.write(file, name)

@@ -11,7 +11,6 @@ and its score, written as the partial-credit value that nbgrader's `SaveAutoGrad
 import csv
 import os
 import shutil
-import sys
 import tempfile
 
 import nbformat
@@ -131,7 +130,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             env["NBGRADER_EXECUTION"] = os.environ["NBGRADER_EXECUTION"]
         if os.geteuid() == 0:  # the kernel reads it after dropping to the sandbox's uid
             os.chmod(self.connection_file, 0o644)
-        inner = [sys.executable, "-I", "-m", "autograder.kernel", *command[start + 2:]]
+        inner = sandbox.inside_command("kernel", *command[start + 2:])
         return sandbox.wrap(inner, self._private, env, readable=[folder], cwd=folder)
 
     async def _async_cleanup_resources(self, restart=False):

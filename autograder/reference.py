@@ -1,42 +1,31 @@
-"""Stored reference values from short MAML runs on the sinusoid network (golden files).
+"""The inputs of the reference runs on the sinusoid network, and their stored values.
 
 Inputs (a fixed initialisation and fixed meta-batches) are made here from `MAMLConfig.seed` with
-NumPy; the expected outputs are stored in ``reference/sinusoid.json``. Regenerate them from the
-instructor notebooks' solutions with::
+NumPy; each part's expected outputs are stored in its folder, ``parts/<part>/reference.json``
+(`framework.ReferenceValues`). Regenerate them from the instructor notebooks' solutions with::
 
     python -m autograder.reference --update-goldens
 
-Grading only reads the stored file: it never needs the solution code.
+Grading only reads the stored files: it never needs the solution code.
 """
 
 import argparse
-import functools
 import json
 import math
-import pathlib
 import sys
 
 import numpy as np
 from maml_helpers.config import MAMLConfig
 
+from autograder import parts
 from autograder.closed_forms import as_float32
-from autograder.framework import assert_trees_all_close
+from autograder.course_root import source_notebooks
 
-GOLDEN = pathlib.Path(__file__).parent / "reference" / "sinusoid.json"
-SOURCE_NOTEBOOKS = [pathlib.Path(__file__).parents[1] / "source" / "maml" / f"{name}.ipynb"
-                    for name in ("maml", "beyond_maml")]
 CONFIG = MAMLConfig()
 TRAJECTORY_STEPS = 10
-# The runs are recorded and replayed in float64 (`probes._float64`). Measured
-# (benchmarks/tolerance_margins.py): correct code, including code that computes in float32 on
-# purpose, on AVX-512, AVX2, SSE4.2 and one thread is within 0.0007 of this tolerance (float64
-# code within 1e-11); the nearest wrong implementation is at 13 (step_returns_loss_after_update).
-RTOL, ATOL = 1e-3, 1e-4
-
-_recorded = None  # a dict while --update-goldens records values instead of comparing
 
 
-def initial_layers(features=CONFIG.features, seed=CONFIG.seed):
+def initial_layers(features: tuple = CONFIG.features, seed: int = CONFIG.seed) -> list:
     """Uniform weights of variance 1 / (3 fan_in) and small biases: ``[[kernel, bias], ...]`` as nested lists."""
     rng = np.random.default_rng(seed)
     sizes = (1, *features, 1)
@@ -48,7 +37,7 @@ def initial_layers(features=CONFIG.features, seed=CONFIG.seed):
     return layers
 
 
-def sinusoid_batch(seed, tasks=CONFIG.meta_batch_size, k=CONFIG.k_shot):
+def sinusoid_batch(seed: int, tasks: int = CONFIG.meta_batch_size, k: int = CONFIG.k_shot) -> list:
     """``[x_train, y_train, x_test, y_test]`` for ``tasks`` sinusoid tasks, as nested lists."""
     rng = np.random.default_rng(seed)
     family = CONFIG.tasks
@@ -61,51 +50,32 @@ def sinusoid_batch(seed, tasks=CONFIG.meta_batch_size, k=CONFIG.k_shot):
     return [a.tolist() for a in batch]
 
 
-def trajectory_batches():
+def trajectory_batches() -> list:
     return [sinusoid_batch(CONFIG.seed + 1 + step) for step in range(TRAJECTORY_STEPS)]
 
 
-@functools.cache
-def _golden():
-    with open(GOLDEN, encoding="utf-8") as f:
-        return json.load(f)
+def update_goldens(notebooks=None):
+    """Grades the instructor notebooks with recording on, then writes each part's stored values;
+    returns ``(results, {part: values})``."""
+    from autograder.grade import grade_notebooks
 
-
-def check(name, got):
-    """Compares ``got`` with the stored value ``name`` (or records it with --update-goldens)."""
-    if _recorded is not None:
-        _recorded[name] = got
-        return
-    assert_trees_all_close(got, _golden()[name], RTOL, ATOL, what="the reference run",
-                           relative=True)
-
-
-def update_goldens(notebooks=SOURCE_NOTEBOOKS):
-    """Grades the instructor notebooks with recording on, then writes the golden file."""
-    global _recorded
-    from autograder.grade import grade_notebook
-
-    _recorded = {}
-    try:
-        result = [grade_notebook(notebook) for notebook in notebooks]
-        values = dict(sorted(_recorded.items()))
-    finally:
-        _recorded = None
-    GOLDEN.write_text(json.dumps(values, indent=1) + "\n", encoding="utf-8")
-    _golden.cache_clear()
-    return result, values
+    recorded = {}
+    results = grade_notebooks(notebooks or source_notebooks(), recorded=recorded)
+    for name, values in sorted(recorded.items()):
+        parts.get(name).reference_file.write_text(json.dumps(values, indent=1) + "\n",
+                                                  encoding="utf-8")
+    return results, recorded
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder.reference", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--update-goldens", action="store_true", required=True,
-                        help="rewrite reference/sinusoid.json from the instructor notebooks")
+                        help="rewrite every part's reference.json from the instructor notebooks")
     parser.parse_args(argv)
-    from autograder import reference  # this file runs as __main__; record in the real module
-
-    _, values = reference.update_goldens()
-    print(f"wrote {len(values)} reference values to {reference.GOLDEN}", file=sys.stderr)
+    _, values = update_goldens()
+    print(f"wrote the reference values of {len(values)} parts ({', '.join(values)})",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,15 @@
 
 The child runs in a bubblewrap (``bwrap``) sandbox built from an allowlist: the system's
 libraries and programs, the Python installation and virtual environment, and the two packages it
-imports (`autograder` without its graders, reference data and experiments, and `maml_helpers`),
-all read-only;
-a fresh ``/tmp`` and a writable scratch directory. Nothing else of the filesystem is there (no
-home directories, no course root, no other copy of this repository), there is no network, and it
-has its own PID, IPC and UTS namespaces, a new session and an empty environment. It holds no
-capabilities, runs as an unprivileged uid (its own one when the grader runs as root) and cannot
-create user namespaces of its own (`autograder.seccomp`). Resource
-limits (CPU seconds, address space, processes, file size) are set by the child itself before any
-student code runs.
+imports (`inside_sandbox`, all the code that runs in the sandbox, and `maml_helpers`), all
+read-only; a fresh ``/tmp`` and a writable scratch directory. No file of `autograder` is there:
+the graders, closed forms and reference values are outside by default, not hidden by a mask.
+Nothing else of the filesystem is there (no home directories, no course root, no other copy of
+this repository), there is no network, and it has its own PID, IPC and UTS namespaces, a new
+session and an empty environment. It holds no capabilities, runs as an unprivileged uid (its own
+one when the grader runs as root) and cannot create user namespaces of its own
+(`autograder.seccomp`). Resource limits (CPU seconds, address space, processes, file size) are
+set by the child itself before any student code runs (`inside_sandbox.limits`).
 
 Where bubblewrap is missing or cannot create namespaces, grading still runs, without the
 sandbox, and says so on stderr every time.
@@ -21,28 +21,22 @@ import importlib.util
 import itertools
 import os
 import pathlib
-import resource
 import shutil
 import subprocess
 import sys
 
+import inside_sandbox
 from autograder import seccomp
+from inside_sandbox.limits import PROCESS_LIMIT, RUN_AS
 
-PACKAGE = pathlib.Path(__file__).resolve().parent
-# Hidden from student code: the graders, the reference data and the instructor's implementations.
-SECRETS = [PACKAGE / "graders", PACKAGE / "reference", PACKAGE / "experiments"]
-CPU_SECONDS = 600  # per child process; a probe's wall-clock limit is far lower
-ADDRESS_SPACE_BYTES = 16 * 1024 ** 3  # XLA reserves address space generously; RAM use is ~1 GiB
-FILE_BYTES = 64 * 1024 ** 2  # output log and any file the student writes
+# The only folder of this project's code that the sandbox binds (besides `maml_helpers`).
+INSIDE = pathlib.Path(inside_sandbox.__file__).resolve().parent
 TMP_BYTES = 512 * 1024 ** 2  # the sandbox's /tmp, a tmpfs: RAM, so sized (and in its memory cgroup)
 # All of a sandbox's processes together, tmpfs included (`autograder.cgroups`): grading a correct
 # notebook peaks at about 300 MiB (each of alice's notebooks, measured in the sandbox's cgroup).
 MEMORY_BYTES = 2 * 1024 ** 3
-# Processes and threads of the sandbox's user; XLA and Jupyter start about 2 threads per core.
-PROCESS_LIMIT = 256 + 8 * (os.cpu_count() or 1)
 # When the grader runs as root, each sandbox runs as its own unprivileged uid (no passwd entry):
 # root ignores RLIMIT_NPROC, and a uid of its own keeps one sandbox's count from another's.
-RUN_AS = "AUTOGRADER_RUN_AS"
 _UID_BASE = 1 << 20
 _uids = itertools.count()
 SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache",
@@ -54,7 +48,15 @@ def _visible():
     """Everything the child may read: the system, Python, and the two packages it imports."""
     helpers = importlib.util.find_spec("maml_helpers").submodule_search_locations
     python = {pathlib.Path(p).resolve() for p in (sys.base_prefix, sys.prefix)}
-    return [*map(pathlib.Path, SYSTEM), *sorted(python), PACKAGE, *map(pathlib.Path, helpers)]
+    return [*map(pathlib.Path, SYSTEM), *sorted(python), INSIDE, *map(pathlib.Path, helpers)]
+
+
+def inside_command(module: str, *args: str) -> list[str]:
+    """The command that runs ``inside_sandbox.<module>`` with ``args``: isolated mode, importing
+    exactly the `inside_sandbox` folder that the sandbox binds (`INSIDE`)."""
+    boot = (f"import sys, runpy; sys.path.insert(0, {str(INSIDE.parent)!r}); "
+            f"runpy.run_module('inside_sandbox.{module}', run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-I", "-c", boot, *args]
 
 
 @functools.cache
@@ -114,9 +116,6 @@ def wrap(command, scratch, env, writable=(), readable=(), cwd=None):
         args += ["--perms", "0755", "--dir", directory]
     for path in visible:
         args += ["--ro-bind-try", str(path), str(path)]
-    for secret in SECRETS:
-        if secret.exists():  # a copy without one (the Gradescope bundle) has nothing to hide
-            args += ["--tmpfs", str(secret)]
     for path in rw:
         args += ["--bind", str(path), str(path)]
     args += ["--remount-ro", "/", "--chdir", str(cwd or scratch)]
@@ -124,22 +123,3 @@ def wrap(command, scratch, env, writable=(), readable=(), cwd=None):
         args += ["--setenv", key, value]
     # No nested user namespace either way: in one, student code would be root over its own files.
     return seccomp.launcher(args + command, scratch)
-
-
-def drop_privileges():
-    """Becomes the sandbox's own unprivileged uid, with no capabilities, when started as root."""
-    uid = os.environ.pop(RUN_AS, None)
-    if uid is not None:
-        os.setgroups([])
-        os.setresgid(int(uid), int(uid), int(uid))
-        os.setresuid(int(uid), int(uid), int(uid))
-
-
-def limit_resources():
-    """Caps CPU time, memory, processes and file sizes; the child calls it before loading student code
-    (not a ``preexec_fn``, which is unsafe to fork from a multithreaded parent)."""
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
-    resource.setrlimit(resource.RLIMIT_NPROC, (PROCESS_LIMIT, PROCESS_LIMIT))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -7,8 +7,8 @@ every new grading machine; the course's demo runs it before grading anyone.
 import os
 import platform
 
+from autograder.course_root import source_notebooks
 from autograder.grade import grade_notebooks
-from autograder.reference import SOURCE_NOTEBOOKS
 from autograder.student_process import EXTRA_XLA_FLAGS
 
 PASSED, FAILED, GRADER_FAILED = 0, 1, 3  # exit statuses
@@ -20,12 +20,13 @@ def machine():
             + (f", extra XLA flags {flags!r}" if flags else ""))
 
 
-def run(notebooks=SOURCE_NOTEBOOKS):
-    """Grades the reference solutions (or other instructor's ``notebooks``, never a student's);
-    returns ``(exit status, one line for a person)``."""
+def run(notebooks=None):
+    """Grades the reference solutions of the course in the working directory (or other
+    instructor's ``notebooks``, never a student's); returns ``(exit status, one line for a
+    person)``."""
     # As a student's notebooks are graded (one sandbox); trusted, so their compiled programs fill
     # the compilation cache that students' processes read.
-    results = grade_notebooks(list(notebooks), fill_cache=True)
+    results = grade_notebooks(list(notebooks or source_notebooks()), fill_cache=True)
     scores = ", ".join(f"{os.path.basename(r.notebook)} "
                        + (f"{r.total:g}/{r.max_total:g}" if r.total is not None else "not graded")
                        for r in results)

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from autograder import cgroups, compilation_cache, sandbox
+from autograder.errors import KINDS, CodeRaised, GraderError, StudentError, StudentTimeout
 
 STARTUP_SECONDS = 60.0
 # All the checks of one notebook together: a correct one takes about 10 s, so 30x that. Past it,
@@ -33,16 +34,7 @@ XLA_FLAGS = ("--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_pa
 EXTRA_XLA_FLAGS = "AUTOGRADER_XLA_FLAGS"
 
 
-class GraderError(Exception):
-    """The grader itself failed (its child could not start): nobody's score, never a zero."""
-
-
-class StudentError(Exception):
-    """The student's code raised, hung or killed its process; the message is for the student."""
-
-
-class StudentTimeout(StudentError):
-    pass
+__all__ = ["GraderError", "StudentError", "StudentTimeout", "StudentProcess"]
 
 
 def _plain(statement):
@@ -69,7 +61,7 @@ def _warn_no_cgroups():
 
 
 class Sandbox:
-    """One bubblewrap sandbox with the child server of one notebook (`autograder.child`).
+    """One bubblewrap sandbox with the child server of one notebook (`inside_sandbox.child`).
 
     It starts at once, importing JAX while the parent sets up its graders; `start` forks the
     notebook's worker. `kill` ends the sandbox with everything in it.
@@ -101,8 +93,8 @@ class Sandbox:
             spec.write_text(json.dumps(notebooks), encoding="utf-8")
             env, writable, readable = self._environment()
             sandboxed = "1" if sandbox.bubblewrap() is not None else "0"
-            command = [sys.executable, "-I", "-m", "autograder.child", str(spec),
-                       str(control_read), str(status_write), sandboxed]
+            command = sandbox.inside_command("child", str(spec), str(control_read),
+                                             str(status_write), sandboxed)
             command = sandbox.wrap(command, str(self.scratch), env, writable, readable)
             self.process = subprocess.Popen(
                 command if self.cgroup is None else self.cgroup.launcher(command),
@@ -284,7 +276,7 @@ class StudentProcess:
         self._buffer = b""
         self._up = False
         self._ready = False
-        self._installed = False
+        self._defined = set()  # the parts whose probes this child has
         self._sequence = 0
         if wait:
             self._wait_ready()
@@ -378,14 +370,13 @@ class StudentProcess:
             raise StudentError(f"The process running your code answered garbage while {doing}.")
         return message
 
-    def probe(self, name, timeout, substitutes=None, **args):
-        """Runs ``autograder.probes.<name>(namespace, **args)`` in the child; returns its value.
-
-        ``substitutes`` (source text) is installed in the child with the first request that
-        carries it (see `autograder.probes.install`).
+    def probe(self, part, name, timeout, **args):
+        """Runs probe ``name`` of ``part`` (an `autograder.parts.Part`) in the child on ``args``;
+        returns its value. The part's probes (and the substitutes it uses) go to the child with
+        its first request.
 
         Raises:
-          StudentError: the student's code raised (the message says what), hung past
+          StudentError: the student's code raised (a `CodeRaised`, by kind), hung past
             ``timeout`` seconds, or ended the process.
         """
         now = time.monotonic()
@@ -406,9 +397,10 @@ class StudentProcess:
             raise
         self._sequence += 1
         request = {"id": self._sequence, "probe": name, "args": args}
-        if substitutes is not None and not self._installed:
-            request["install"] = substitutes
-            self._installed = True
+        if part.name not in self._defined:
+            request["define"] = {"part": part.name, "probes": part.probes_source(),
+                                 "substitutes": part.substitutes_source()}
+            self._defined.add(part.name)
         deadline = time.monotonic() + timeout
         self._send((json.dumps(request) + "\n").encode(), deadline)
         answer = self._receive(deadline - time.monotonic(), "running a check", timeout)
@@ -416,7 +408,8 @@ class StudentProcess:
             self.kill()
             raise StudentError("The process running your code broke the grader's protocol.")
         if not answer.get("ok"):
-            raise StudentError(str(answer.get("error", "unknown error")))
+            kind = KINDS.get(answer.get("kind"), CodeRaised)
+            raise kind(str(answer.get("error", "unknown error")))
         return answer.get("value")
 
     def kill(self):

@@ -1,5 +1,5 @@
 """Meta-steps per second of each method's training loop: one `jax.jit` over `lax.scan` (what
-`autograder.experiments.table2` runs) against a Python loop over one jitted step.
+`experiments.table2` runs) against a Python loop over one jitted step.
 
 Usage: python benchmarks/meta_training_speed.py [--steps N] [--repeats R]
 Compilation is excluded from both (ahead-of-time for the scan; a warm-up call for the loop); the
@@ -17,8 +17,8 @@ import jax.numpy as jnp
 from maml_helpers.config import ComparisonConfig
 from maml_helpers.tasks import sample_meta_batch
 
-from autograder.experiments import methods
-from autograder.experiments.table2 import METHODS
+from experiments import methods
+from experiments.table2 import METHODS
 
 
 def loops(method, steps, comparison):

@@ -30,7 +30,7 @@ def milliseconds_per_seed_step(method, steps, seeds, core):
     import jax.numpy as jnp
     from maml_helpers.config import ComparisonConfig
 
-    from autograder.experiments import methods, table2
+    from experiments import methods, table2
 
     comparison = ComparisonConfig()
     model = methods.MLP(comparison.meta.features)

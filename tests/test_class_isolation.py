@@ -12,12 +12,12 @@ SOLUTION_PART_2 = SOLUTIONS[1]
 STEALS_THE_SUBSTITUTES = '''
 def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
     import marshal, sys
-    probes = sys.modules.get("autograder.probes")
-    if probes is not None and hasattr(probes, "trusted_adapt"):
+    probing = sys.modules.get("inside_sandbox.probing")
+    if probing is not None and "trusted_adapt" in probing.SUBSTITUTES:
         for folder in ("/tmp", "/dev/shm", "."):
             try:
                 with open(folder + "/stolen.bin", "wb") as f:
-                    f.write(marshal.dumps(probes.trusted_adapt.__code__))
+                    f.write(marshal.dumps(probing.SUBSTITUTES["trusted_adapt"].__code__))
             except OSError:
                 pass
     return REPTILE(loss, params, X, Y, inner_lr, inner_steps, outer_lr)
@@ -29,7 +29,7 @@ def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
     for folder in ("/tmp", "/dev/shm", ".", ".."):
         if os.path.exists(folder + "/stolen.bin"):
             code = marshal.loads(open(folder + "/stolen.bin", "rb").read())
-            trusted = types.FunctionType(code, vars(sys.modules["autograder.probes"]))
+            trusted = types.FunctionType(code, vars(sys.modules["inside_sandbox.probing"]))
             return trusted(loss, params, x, y, alpha, steps, first_order)
     for _ in range(steps - 1):
         grads = jax.grad(loss)(params, x, y)
@@ -74,7 +74,7 @@ def adaptation_loss(loss, alpha, steps=1, first_order=False):
 
 def test_feedback_never_quotes_the_graders_substitutes(tmp_path):
     """A part that raises the grader's own code as its message gets feedback that says it raised
-    and withholds the message: no line of `graders/substitutes.py` reaches the student."""
+    and withholds the message: no line of `parts/substitutes.py` reaches the student."""
     from autograder.framework import SUBSTITUTES
 
     notebook = submissions.submission({"adaptation_loss": RAISES_THE_SUBSTITUTES})

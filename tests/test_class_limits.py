@@ -8,7 +8,7 @@ import time
 import pytest
 import submissions
 
-from autograder import cgroups, student_process
+from autograder import cgroups, parts, student_process
 from autograder.grade import grade_notebook
 
 # Runs as the definitions load (a class body) and never finishes.
@@ -80,7 +80,7 @@ def _busy_check(starve):
                 hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
                                          start_new_session=True) for _ in range(20)]
             with pytest.raises((student_process.GraderError, student_process.StudentError)) as error:
-                process.probe("inner_step_objective", 6, g={"poly": [1.0, 0.0]}, alpha=0.1,
+                process.probe(parts.get("inner_step_objective"), "inner_step_objective", 6, g={"poly": [1.0, 0.0]}, alpha=0.1,
                               xs=[0.0])
     finally:
         for hog in hogs:

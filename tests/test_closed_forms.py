@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from autograder.closed_forms import NESTED_TREE, Adam, quadratic_problem, random_vector
-from autograder.graders.test_inner_step_objective import expected as inner_step_expected
+from autograder.closed_forms import NESTED_TREE, quadratic_problem, random_vector
+from autograder.parts.make_meta_train_step.optimizers import Adam
+from autograder.parts.inner_step_objective.checks import expected as inner_step_expected
 
 
 def numerical_gradient(f, v, eps=1e-6):

@@ -6,7 +6,7 @@ import pytest
 import submissions
 from bank import ALTERNATIVES, SOLUTIONS, WRONG
 
-from autograder import compilation_cache, sandbox
+from autograder import compilation_cache, parts, sandbox
 from autograder.notebook import extract_definitions
 from autograder.student_process import XLA_FLAGS, StudentProcess
 
@@ -32,7 +32,7 @@ def cache_hits(fill_cache=False, calls=2):
     statements, _ = extract_definitions(notebook)
     with StudentProcess(statements, fill_cache=fill_cache) as process:
         for _ in range(calls):
-            value = process.probe("inner_step_objective", 60, g={"poly": [1.0, 0.0]}, alpha=0.1,
+            value = process.probe(parts.get("inner_step_objective"), "inner_step_objective", 60, g={"poly": [1.0, 0.0]}, alpha=0.1,
                                   xs=[0.0])
     return value["values"][0]
 
@@ -70,7 +70,7 @@ def test_student_processes_never_write_the_cache(own_cache):
     notebook = submissions.submission(WRONG[0].cells)
     statements, _ = extract_definitions(notebook)
     with StudentProcess(statements) as process:
-        process.probe("inner_step_objective", 60, g={"poly": [1.0, 2.0, 0.5]}, alpha=0.3,
+        process.probe(parts.get("inner_step_objective"), "inner_step_objective", 60, g={"poly": [1.0, 2.0, 0.5]}, alpha=0.3,
                       xs=[0.0, 1.0])
     assert snapshot(own_cache) == before
 

@@ -25,7 +25,7 @@ def loaded_machine():
 
 def outcome(result):
     """Every check's part, name, points, verdict, feedback and error, and the total."""
-    return [(c.part, c.name, c.points, c.passed, c.feedback, c.student_error)
+    return [(c.part, c.name, c.points, c.passed, c.feedback, str(c.student_error))
             for c in result.cases], result.total
 
 

@@ -17,10 +17,10 @@ import submissions
 from autograder import course
 from autograder.grade import grade_notebook
 
-GRADERS = pathlib.Path(course.ROOT / "autograder" / "graders")
+GRADERS = pathlib.Path(course.ROOT / "autograder" / "parts")
 BOB = {"inner_step_objective": 2, "MLP": 1.5, "square_error_loss": 2, "adapt": 0.5,
        "adaptation_loss": 3, "batched_meta_loss": 0.5, "make_meta_train_step": 3}
-# Bob's three bugs cost exactly these checks (points declared in autograder/graders/).
+# Bob's three bugs cost exactly these checks (points declared in autograder/parts/).
 EXPECTED = {
     "alice": {"inner_step_objective": 2, "MLP": 3, "square_error_loss": 2, "adapt": 4,
               "adaptation_loss": 3, "batched_meta_loss": 3, "make_meta_train_step": 3},
@@ -45,7 +45,7 @@ def leaked_grader_lines(text):
     that appear in ``text``."""
     public = "".join(submissions.release_path(n).read_text(encoding="utf-8")
                      for n in submissions.NOTEBOOKS)
-    lines = {line.strip() for path in GRADERS.glob("*.py")
+    lines = {line.strip() for path in GRADERS.rglob("*.py") if path.name != "probes.py"
              for line in path.read_text(encoding="utf-8").splitlines()}
     return sorted(line for line in lines
                   if len(line) >= 25 and line not in public and line in text)
@@ -113,7 +113,7 @@ def test_feedback_has_scores_and_reveals_no_hidden_grader(graded_class):
     assert len(pages) == len(EXPECTED) + len(EXPECTED_PART_2)
     for path, html in pages.items():
         assert "Grader:" in html
-        for secret in ("BEGIN SOLUTION", "autograder/graders", "autograder/framework",
+        for secret in ("BEGIN SOLUTION", "autograder/parts", "autograder/framework",
                        "grading_case", "substitutes"):
             assert secret not in html, (path, secret)
         assert not leaked_grader_lines(html), path
@@ -121,7 +121,7 @@ def test_feedback_has_scores_and_reveals_no_hidden_grader(graded_class):
 
 def test_the_leak_check_finds_grader_source():
     """The line check above does fire on HTML that quotes a hidden grader."""
-    line = next(line.strip() for line in (GRADERS / "test_adapt.py").read_text().splitlines()
+    line = next(line.strip() for line in (GRADERS / "adapt" / "checks.py").read_text().splitlines()
                 if len(line.strip()) >= 25)
     assert leaked_grader_lines(f"<pre>{line}</pre>") == [line]
 

@@ -68,7 +68,7 @@ def test_release_contains_no_solution_rubric_or_grader_code(name):
     assert solution_lines(name), "the source notebook should have solutions"
     assert not leaked, leaked
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "Rubric", "autograder",
-                   "probes", "sinusoid.json", "grading_case"):
+                   "probes", "reference.json", "grading_case"):
         assert marker not in text, marker
 
 

@@ -7,20 +7,21 @@ import socket
 import pytest
 import submissions
 
-from autograder import cgroups, compilation_cache, sandbox
+from autograder import cgroups, compilation_cache, parts, sandbox
 from autograder.notebook import extract_definitions
 from autograder.student_process import XLA_FLAGS, StudentProcess
 
 ROOT = submissions.ROOT
+INNER_STEP = parts.get("inner_step_objective")
 OUTSIDE = pathlib.Path("/var/tmp/maml-grader-secret-copy.py")  # e.g. another checkout's graders
 CACHE_ENTRIES = compilation_cache.directory(XLA_FLAGS) / compilation_cache.ENTRIES
 # Things student code must not reach; each probe answers 1.0 if it succeeded.
 ATTEMPTS = {
     "read the instructor notebook": f"open({str(submissions.SOURCE)!r}).read()",
     "read the solutions": f"open({str(ROOT / 'solutions/maml/maml.ipynb')!r}).read()",
-    "read the reference data": f"open({str(ROOT / 'autograder/reference/sinusoid.json')!r}).read()",
-    "read the hidden graders": f"open({str(ROOT / 'autograder/graders/test_adapt.py')!r}).read()",
-    "import the instructor's implementations": "import autograder.experiments.methods",
+    "read the reference data": f"open({str(ROOT / 'autograder/parts/adapt/reference.json')!r}).read()",
+    "read the hidden graders": f"open({str(ROOT / 'autograder/parts/adapt/checks.py')!r}).read()",
+    "import the instructor's implementations": "import experiments.methods",
     "list the course root": f"assert os.listdir({str(ROOT)!r}) and 'gradebook.db' in os.listdir({str(ROOT)!r})",
     "write into the repository": f"open({str(ROOT / 'autograder/pwned.py')!r}, 'w').write('x')",
     "edit the grader": f"open({str(ROOT / 'autograder/grade.py')!r}, 'a').write('#')",
@@ -102,7 +103,7 @@ def inner_step_objective(g, alpha):
     notebook = submissions.submission({"inner_step_objective": code})
     statements, _ = extract_definitions(notebook)
     with StudentProcess(statements) as process:
-        encoded = int(process.probe("inner_step_objective", 60, g={"poly": [1.0, 0.0]}, alpha=0.1,
+        encoded = int(process.probe(parts.get("inner_step_objective"), "inner_step_objective", 60, g={"poly": [1.0, 0.0]}, alpha=0.1,
                                     xs=[0.0])["values"][0])
     return {name: bool(encoded >> i & 1) for i, name in enumerate(names)}
 
@@ -160,10 +161,10 @@ def test_a_process_that_stops_reading_cannot_block_the_grader():
 
     def grade():
         with StudentProcess(statements) as process:
-            process.probe("inner_step_objective", 60, g={"poly": [1.0, 0.0]}, alpha=0.1, xs=[0.0])
+            process.probe(INNER_STEP, "inner_step_objective", 60, g={"poly": [1.0, 0.0]}, alpha=0.1, xs=[0.0])
             time.sleep(2)
             try:
-                process.probe("inner_step_objective", 5, g={"poly": [1.0, 0.0]}, alpha=0.1,
+                process.probe(INNER_STEP, "inner_step_objective", 5, g={"poly": [1.0, 0.0]}, alpha=0.1,
                               xs=[0.5] * 20_000)
             except StudentTimeout as error:
                 outcome.append(str(error))

@@ -10,7 +10,7 @@ import pytest
 from maml_helpers import evaluation
 from maml_helpers.config import ComparisonConfig
 
-from autograder.experiments import methods, table2
+from experiments import methods, table2
 
 TOY = dataclasses.replace(
     ComparisonConfig(), meta=dataclasses.replace(ComparisonConfig().meta, meta_steps=3),

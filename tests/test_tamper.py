@@ -1,6 +1,7 @@
 """Tricks in the student's code never raise a score: each is built on a wrong implementation and
 must earn no more than the same wrong code without the trick."""
 
+import dataclasses
 import hashlib
 import subprocess
 
@@ -68,10 +69,12 @@ TRICKS = {
     open("numpy.py", "w").write("allclose = lambda *a, **k: True\\n")
 """,
     "edit_grader_files": """
-    import pathlib, autograder
-    for name in ("framework.py", "grade.py", "graders/test_adapt.py", "reference/sinusoid.json"):
+    import pathlib, inside_sandbox
+    root = pathlib.Path(inside_sandbox.__path__[0]).parent / "autograder"
+    for name in ("framework.py", "grade.py", "parts/adapt/checks.py", "parts/adapt/reference.json",
+                 "../inside_sandbox/probing.py"):
         try:
-            (pathlib.Path(autograder.__path__[0]) / name).write_text("")
+            (root / name).write_text("")
         except Exception:
             pass
 """,
@@ -162,16 +165,13 @@ def test_trick_earns_no_more_than_the_wrong_code_alone(grade_variant, untouched,
 def test_a_trick_succeeds_when_substitutes_reach_the_child_early(monkeypatch, tmp_path):
     """Control: were the grader's own `adapt` in the child while `adapt` is graded (as when every
     probe carried the substitutes), delegating to it would earn points; so the test above can fail."""
-    from autograder import framework
+    from autograder import parts
     from autograder.grade import grade_notebook
 
-    monkeypatch.setattr(framework, "NEEDS_SUBSTITUTES", _AllProbes())
+    early = dataclasses.replace(parts.get("adapt"), uses_substitutes=True)
+    monkeypatch.setitem(parts.PARTS, "adapt", early)
     path = submissions.write(submissions.submission(tampered("call_grader_internals").cells),
                              tmp_path / "maml.ipynb")
     result = grade_notebook(path, parts=["adapt"])
     assert result.part("adapt").score == result.part("adapt").max
 
-
-class _AllProbes:
-    def __contains__(self, name):
-        return True

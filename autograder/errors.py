@@ -1,0 +1,48 @@
+"""What can go wrong while grading, as types: the grader's failure, or the student's code's.
+
+The child reports an exception of the student's code as a kind (`inside_sandbox.probing.describe`)
+and the parent turns it into one of these; the parent's own findings (a timeout, a dead process)
+are `StudentError`s whose message is already the student's feedback.
+"""
+
+
+class GraderError(Exception):
+    """The grader itself failed (its child could not start): nobody's score, never a zero."""
+
+
+class StudentError(Exception):
+    """The student's code raised, hung or killed its process; the message is for the student."""
+
+    def feedback(self) -> str:
+        """What the student reads about this failure."""
+        return str(self)
+
+
+class StudentTimeout(StudentError):
+    """The student's code did not answer in time (or a check was skipped after one that did not)."""
+
+
+class CodeRaised(StudentError):
+    """The student's code raised an exception; the message is ``Type: message``."""
+
+    def feedback(self) -> str:
+        return f"Your code raised {self}"
+
+
+class NotImplementedYet(CodeRaised):
+    """The student's code raised NotImplementedError: the template, untouched."""
+
+    def feedback(self) -> str:
+        return "Not implemented yet."
+
+
+class MissingName(CodeRaised):
+    """The notebook does not define a graded name; the message says which."""
+
+    def feedback(self) -> str:
+        return f"{self}."
+
+
+# The kinds of error a child reports (`inside_sandbox.probing.describe`); anything else is raised.
+KINDS: dict[str, type[CodeRaised]] = {"raised": CodeRaised, "not_implemented": NotImplementedYet,
+                                      "missing_name": MissingName}

@@ -1,0 +1,3 @@
+"""`MLP(features)`: Dense+ReLU per feature, then Dense(1); any layer naming or style."""
+
+NOTEBOOK, ORDER = "maml", 2

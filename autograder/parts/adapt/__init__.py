@@ -1,0 +1,3 @@
+"""`adapt(loss, params, x, y, alpha, steps, first_order)`: gradient descent on any pytree."""
+
+NOTEBOOK, ORDER = "maml", 4

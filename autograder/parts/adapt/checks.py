@@ -1,0 +1,85 @@
+"""`adapt(loss, params, x, y, alpha, steps, first_order)`: gradient descent on any pytree."""
+
+import numpy as np
+
+from autograder import reference
+from autograder.closed_forms import (FLAT_TREE, NESTED_TREE, flatten_task, quadratic_problem,
+                                     random_task, random_vector)
+from autograder.framework import case
+
+K = 4
+# float32 iterations of a 7x7 affine map with contraction <= 1: error below 1e-5.
+# Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one
+# thread is within 0.011 of this tolerance; the nearest wrong implementation is at
+# 67 (adapt_gradient_computed_once).
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def adapt_case(student, compare, tree, seed, alpha, steps):
+    problem = quadratic_problem(seed, tree, K)
+    v0 = random_vector(seed + 100, problem.size)
+    x, y, _, _ = (a[0] for a in random_task(seed + 200, K))
+    got = student.probe("adapt_quadratic", problem=problem.spec(), v0=v0.tolist(), x=x.tolist(),
+                        y=y.tolist(), alpha=alpha, steps=steps)
+    want = problem.adapt(v0, flatten_task(x, y), alpha, steps)
+    compare(got, want, RTOL, ATOL, what="the adapted parameters")
+
+
+def outer_gradient_case(student, compare, first_order, steps=2, alpha=0.25, seed=7):
+    problem = quadratic_problem(seed, NESTED_TREE, K)
+    v0 = random_vector(seed + 100, problem.size)
+    x_train, y_train, x_test, y_test = (a[0] for a in random_task(seed + 200, K))
+    got = student.probe("adapt_outer_gradient", problem=problem.spec(), v0=v0.tolist(),
+                        x_train=x_train.tolist(), y_train=y_train.tolist(),
+                        x_test=x_test.tolist(), y_test=y_test.tolist(), alpha=alpha, steps=steps,
+                        first_order=first_order)
+    _, want = problem.adaptation_loss(v0, flatten_task(x_train, y_train),
+                                      flatten_task(x_test, y_test), alpha, steps, first_order)
+    compare(got, want, RTOL, ATOL, what="the gradient through adapt")
+
+
+@case(points=0.5, feedback="One step of adapt should give params - alpha * grad, leaf by leaf.")
+def test_one_step_on_quadratic(student, compare):
+    """One step on a quadratic over a nested pytree equals p - alpha * grad(p)."""
+    adapt_case(student, compare, NESTED_TREE, seed=1, alpha=0.1, steps=1)
+
+
+@case(points=1.0, feedback="Several steps of adapt are wrong: recompute the gradient at the "
+      "current parameters on every step.")
+def test_several_steps_recompute_gradient(student, compare):
+    """Three steps equal three gradient-descent steps, each with a fresh gradient."""
+    adapt_case(student, compare, NESTED_TREE, seed=2, alpha=0.2, steps=3)
+
+
+@case(points=0.5, feedback="adapt is wrong for some learning rates, step counts or parameter "
+      "shapes.")
+def test_other_alphas_and_trees(student, compare):
+    """Other alphas, step counts and pytrees agree."""
+    adapt_case(student, compare, FLAT_TREE, seed=3, alpha=0.05, steps=2)
+    adapt_case(student, compare, NESTED_TREE, seed=4, alpha=0.3, steps=5)
+
+
+@case(points=1.0, feedback="The gradient through several steps of adapt (first_order=False) is "
+      "not the exact MAML gradient: every step needs a fresh gradient that stays differentiable "
+      "(no stop_gradient), so that the second-order terms flow through.")
+def test_second_order_by_default(student, compare):
+    """The gradient of a test loss through two steps is (I - alpha A)^2 times the outer gradient."""
+    outer_gradient_case(student, compare, first_order=False)
+
+
+@case(points=0.5, feedback="The gradient through adapt with first_order=True is wrong: it "
+      "should be the outer gradient at the adapted parameters, with every inner gradient treated "
+      "as a constant (jax.lax.stop_gradient).")
+def test_first_order_flag(student, compare):
+    """With first_order=True the gradient through adapt equals the test gradient at the result."""
+    outer_gradient_case(student, compare, first_order=True)
+
+
+@case(points=0.5, feedback="Adapting the sinusoid network on a stored task gives losses that "
+                           "differ from the reference.")
+def test_reference_network_adaptation(student, reference_values):
+    """Losses after 1 and 5 steps on the reference network match the stored values."""
+    x, y, _, _ = (np.asarray(a)[0].tolist() for a in reference.sinusoid_batch(reference.CONFIG.seed))
+    got = student.probe("adapt_reference", layers=reference.initial_layers(), x=x, y=y,
+                        alpha=reference.CONFIG.inner_lr, steps_list=[1, 5])
+    reference_values.check(got)

@@ -1,0 +1,59 @@
+"""`adaptation_loss(loss, alpha, steps, first_order)`: one task's MAML objective."""
+
+from autograder import reference
+from autograder.closed_forms import NESTED_TREE, flatten_task, quadratic_problem, random_task, random_vector
+from autograder.framework import case
+
+K = 4
+# float32 iterations of a 7x7 affine map with contraction <= 1: error below 1e-5.
+# Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one
+# thread is within 0.019 of this tolerance; the nearest wrong implementation is at
+# 4.7e3 (adaptation_loss_accidentally_first_order).
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def meta_case(student, compare, seed, alpha, steps, first_order, check):
+    problem = quadratic_problem(seed, NESTED_TREE, K)
+    v0 = random_vector(seed + 100, problem.size)
+    task = [a[0] for a in random_task(seed + 200, K)]
+    got = student.probe("adaptation_loss_quadratic", problem=problem.spec(), v0=v0.tolist(),
+                        task=[a.tolist() for a in task], alpha=alpha, steps=steps,
+                        first_order=first_order)
+    value, grad = problem.adaptation_loss(v0, flatten_task(*task[:2]), flatten_task(*task[2:]),
+                                          alpha, steps, first_order)
+    want = {"value": value, "grad": grad}
+    compare(got[check], want[check], RTOL, ATOL, what=f"the meta-{check}")
+
+
+@case(points=1.0, feedback="The value should be the loss on the test split after adapting on "
+      "the training split (x_train, y_train), with the given alpha and number of steps.")
+def test_value_adapts_on_train_scores_on_test(student, compare):
+    """The value is L_test(adapt(params, train split)) for 1 and 3 steps."""
+    meta_case(student, compare, 11, alpha=0.25, steps=1, first_order=False, check="value")
+    meta_case(student, compare, 12, alpha=0.15, steps=3, first_order=False, check="value")
+
+
+@case(points=1.0, feedback="jax.grad of your adaptation loss is not the full MAML meta-gradient: "
+      "the gradient must flow through every inner step (second-order terms included).")
+def test_second_order_meta_gradient(student, compare):
+    """The meta-gradient is ((I - alpha A)^k)^T grad L_test(v_k) for k = 1 and 3."""
+    meta_case(student, compare, 11, alpha=0.25, steps=1, first_order=False, check="grad")
+    meta_case(student, compare, 12, alpha=0.15, steps=3, first_order=False, check="grad")
+
+
+@case(points=0.5, feedback="With first_order=True the meta-gradient should be grad L_test at the "
+      "adapted parameters (first-order MAML): pass first_order on to adapt.")
+def test_first_order_meta_gradient(student, compare):
+    """With first_order=True the meta-gradient is grad L_test(v_k), for k = 2."""
+    meta_case(student, compare, 15, alpha=0.25, steps=2, first_order=True, check="grad")
+
+
+@case(points=0.5, feedback="The MAML objective of the sinusoid network on a stored task, or its "
+                           "gradient, differs from the reference.")
+def test_reference_network_meta_gradient(student, reference_values):
+    """Value and meta-gradient on the reference network match the stored values."""
+    batch = reference.sinusoid_batch(reference.CONFIG.seed)
+    got = student.probe("adaptation_loss_reference", layers=reference.initial_layers(),
+                        task=[a[0] for a in batch], alpha=reference.CONFIG.inner_lr, steps=2,
+                        first_order=False)
+    reference_values.check(got)

@@ -1,0 +1,70 @@
+"""The implicit MAML meta-gradient on the toy problems, in float64.
+
+References:
+  Rajeswaran, Finn, Kakade and Levine, "Meta-Learning with Implicit Gradients", NeurIPS 2019.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from autograder.closed_forms import as_float32, tree_size
+
+
+def conjugate_gradient(matvec, b, steps):
+    """``steps`` iterations of conjugate gradient on ``matvec(x) = b`` from ``x = 0``."""
+    x = np.zeros_like(b)
+    r = b.copy()
+    p = r.copy()
+    for _ in range(steps):
+        rr = r @ r
+        if rr == 0.0:
+            break
+        Ap = matvec(p)
+        step = rr / (p @ Ap)
+        x = x + step * p
+        r = r - step * Ap
+        p = r + (r @ r) / rr * p
+    return x
+
+
+@dataclasses.dataclass
+class CoshLoss:
+    """``L(v; z) = sum_j a_j cosh(v_j) - v^T B z``: a loss whose Hessian ``diag(a cosh(v))``
+    depends on where it is taken (the quadratic's is constant)."""
+
+    tree: list
+    a: np.ndarray
+    B: np.ndarray
+
+    @classmethod
+    def random(cls, seed, tree, data_size):
+        rng = np.random.default_rng(seed)
+        n = tree_size(tree)
+        return cls(tree, as_float32(rng.uniform(0.5, 2.0, n)),
+                   as_float32(rng.normal(size=(n, data_size)) / math.sqrt(data_size)))
+
+    @property
+    def size(self):
+        return self.a.shape[0]
+
+    def spec(self):
+        return {"tree": self.tree, "cosh": self.a.tolist(), "B": self.B.tolist()}
+
+    def grad(self, v, z):
+        return self.a * np.sinh(v) - self.B @ z
+
+    def hessian(self, v):
+        return np.diag(self.a * np.cosh(v))
+
+
+def imaml_meta_gradient(problem, v, z_train, z_test, lam, inner_lr, inner_steps, cg_steps):
+    """The implicit meta-gradient: proximal gradient descent from ``v``, then CG on
+    ``(I + H(phi)/lam) x = grad L_test(phi)``; ``problem`` is a `Quadratic` or a `CoshLoss`."""
+    phi = v.copy()
+    for _ in range(inner_steps):
+        phi = phi - inner_lr * (problem.grad(phi, z_train) + lam * (phi - v))
+    hessian = problem.hessian(phi) if hasattr(problem, "hessian") else problem.A
+    system = np.eye(problem.size) + hessian / lam
+    return conjugate_gradient(lambda x: system @ x, problem.grad(phi, z_test), cg_steps)

@@ -1,0 +1,77 @@
+"""`inner_step_objective(g, alpha)`: h(x) = g(x - alpha g'(x)), against closed forms."""
+
+import numpy as np
+
+from autograder.framework import Mismatch, case
+
+XS = [-1.3, -0.4, 0.25, 0.9, 1.7]
+# float32 evaluation of degree-4 polynomials at |x| < 2: relative error below 1e-6.
+# Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one
+# thread is within 0.016 of this tolerance; the nearest wrong implementation is at
+# 2.5e3 (inner_step_first_order).
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def expected(g, alpha, xs):
+    """Values and derivatives of h, with g', g'' taken exactly (polynomials) or by hand (sine)."""
+    if "poly" in g:
+        coeffs = np.asarray(g["poly"], dtype=np.float64)
+        g0 = np.poly1d(coeffs)
+        g1, g2 = g0.deriv(1), g0.deriv(2)
+    else:
+        a, b = g["sin"]
+        g0 = lambda x: a * np.sin(b * x)  # noqa: E731
+        g1 = lambda x: a * b * np.cos(b * x)  # noqa: E731
+        g2 = lambda x: -a * b * b * np.sin(b * x)  # noqa: E731
+    xs = np.asarray(xs, dtype=np.float64)
+    inner = xs - alpha * g1(xs)
+    return {"values": g0(inner), "grads": (1 - alpha * g2(xs)) * g1(inner)}
+
+
+def describe(g):
+    """``g`` as a formula a student can read, e.g. ``0.2 x^4 + 0.1 x^3 - 0.8 x^2 + 0.5 x``."""
+    if "sin" in g:
+        return f"{g['sin'][0]:g} sin({g['sin'][1]:g} x)"
+    degree = len(g["poly"]) - 1
+    terms = [(c, degree - i) for i, c in enumerate(g["poly"]) if c]
+    text = " + ".join(f"{c:g}" + ("" if p == 0 else " x" if p == 1 else f" x^{p}") for c, p in terms)
+    return text.replace("+ -", "- ")
+
+
+def check(student, compare, g, alpha, only=None):
+    """Compares h and h' at each x; the first point that differs is the evidence shown."""
+    got = student.probe("inner_step_objective", g=g, alpha=alpha, xs=XS)
+    want = expected(g, alpha, XS)
+    for key, label in (("values", "h"), ("grads", "h'")):
+        if only is None or key in only:
+            if np.shape(got[key]) != (len(XS),):
+                raise Mismatch(f"{label} returned shape {np.shape(got[key])} for {len(XS)} points.")
+            for i, x in enumerate(XS):
+                compare(got[key][i], want[key][i], RTOL, ATOL, what=f"{label}({x:g})",
+                                       case=f"g(x) = {describe(g)}, alpha = {alpha:g}")
+
+
+
+QUARTIC = {"poly": [0.2, 0.1, -0.8, 0.5, 0.0]}
+
+
+@case(points=0.5, feedback="h(x) does not equal g(x - alpha * g'(x)): check the inner step "
+      "(its sign, and that g is evaluated at the stepped point).")
+def test_value_is_g_after_one_step(student, compare):
+    """h(x) equals g at x moved one gradient step, for a quartic g."""
+    check(student, compare, QUARTIC, 0.1, only=["values"])
+
+
+@case(points=1.0, feedback="jax.grad(h) is missing the second-order factor (1 - alpha * g''(x)): "
+      "the inner gradient must stay differentiable (no stop_gradient).")
+def test_gradient_has_second_order_factor(student, compare):
+    """jax.grad(h)(x) = (1 - alpha g''(x)) g'(x - alpha g'(x)) for a quartic g, two alphas."""
+    for alpha in (0.1, 0.3):
+        check(student, compare, QUARTIC, alpha)
+
+
+@case(points=0.5, feedback="h or its gradient is wrong for g(x) = a sin(bx) at some alphas.")
+def test_sine_at_several_alphas(student, compare):
+    """Values and gradients match for a sine g at alpha 0.05 and 0.2."""
+    for alpha in (0.05, 0.2):
+        check(student, compare, {"sin": [1.5, 2.0]}, alpha)

@@ -1,0 +1,31 @@
+"""optax's optimizers as float64 update rules, for the closed-form trajectories of the checks."""
+
+import numpy as np
+
+
+class Adam:
+    """optax.adam's update, in float64: bias-corrected moments, ``eps`` outside the root."""
+
+    def __init__(self, lr, b1=0.9, b2=0.999, eps=1e-8):
+        self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
+        self.m = self.v = 0.0
+        self.t = 0
+
+    def step(self, params, grad):
+        self.t += 1
+        self.m = self.b1 * self.m + (1 - self.b1) * grad
+        self.v = self.b2 * self.v + (1 - self.b2) * grad ** 2
+        m_hat = self.m / (1 - self.b1 ** self.t)
+        v_hat = self.v / (1 - self.b2 ** self.t)
+        return params - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class Momentum:
+    """optax.sgd with momentum: ``t <- g + beta t``, ``p <- p - lr t``."""
+
+    def __init__(self, lr, momentum):
+        self.lr, self.momentum, self.trace = lr, momentum, 0.0
+
+    def step(self, params, grad):
+        self.trace = grad + self.momentum * self.trace
+        return params - self.lr * self.trace

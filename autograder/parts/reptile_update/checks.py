@@ -1,0 +1,63 @@
+"""`reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr)`: one Reptile step over a
+batch of tasks (graded with the grader's own `adapt`)."""
+
+import numpy as np
+
+from autograder import closed_forms, reference
+from autograder.closed_forms import FLAT_TREE, NESTED_TREE, flatten_task, quadratic_problem
+from autograder.framework import case
+from autograder.parts.reptile_update.closed_form import reptile_update
+
+K = 3
+# float32 gradient descent on a 7x7 quadratic (contraction <= 1) averaged over tasks: < 1e-5.
+# Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one
+# thread is within 0.00079 of this tolerance; the nearest wrong implementation is at
+# 4.8e3 (reptile_moves_away).
+RTOL, ATOL = 1e-4, 1e-5
+# Reference run: SGD steps of 0.01 on support and query points together, then half a step.
+REFERENCE = dict(inner_lr=reference.CONFIG.inner_lr, inner_steps=3, outer_lr=0.5)
+
+
+def reptile_case(student, compare, tree, seed, tasks, inner_lr, inner_steps, outer_lr):
+    problem = quadratic_problem(seed, tree, K)
+    v0 = closed_forms.random_vector(seed + 100, problem.size)
+    X, Y, _, _ = closed_forms.random_task(seed + 200, K, tasks)
+    got = student.probe("reptile_update_quadratic", problem=problem.spec(), v0=v0.tolist(),
+                        X=X.tolist(), Y=Y.tolist(), inner_lr=inner_lr, inner_steps=inner_steps,
+                        outer_lr=outer_lr)
+    want = reptile_update(problem, v0, [flatten_task(x, y) for x, y in zip(X, Y)],
+                          inner_lr, inner_steps, outer_lr)
+    compare(got, want, RTOL, ATOL, what="the Reptile update")
+
+
+@case(points=1.0, feedback="One Reptile update on one task should move the parameters towards "
+      "the adapted ones: params + outer_lr * (phi - params).")
+def test_one_task_moves_towards_adapted_parameters(student, compare):
+    """With one task and one inner step the update is params + outer_lr * (phi - params)."""
+    reptile_case(student, compare, NESTED_TREE, seed=21, tasks=1, inner_lr=0.1, inner_steps=1, outer_lr=0.3)
+
+
+@case(points=1.0, feedback="The Reptile update should average phi_i - params over every task in "
+      "the batch, each task adapted with inner_steps steps from the same params.")
+def test_mean_over_tasks_with_several_steps(student, compare):
+    """With four tasks and three inner steps the update uses the mean of phi_i - params."""
+    reptile_case(student, compare, NESTED_TREE, seed=22, tasks=4, inner_lr=0.2, inner_steps=3, outer_lr=0.5)
+
+
+@case(points=0.5, feedback="reptile_update is wrong for some outer learning rates or parameter "
+      "shapes: the step is exactly outer_lr times the mean difference.")
+def test_other_rates_and_trees(student, compare):
+    """Another pytree, with outer_lr = 1 (the mean adapted parameters) and outer_lr = 0.1."""
+    reptile_case(student, compare, FLAT_TREE, seed=23, tasks=3, inner_lr=0.05, inner_steps=2, outer_lr=1.0)
+    reptile_case(student, compare, FLAT_TREE, seed=24, tasks=2, inner_lr=0.3, inner_steps=2, outer_lr=0.1)
+
+
+@case(points=1.5, feedback="Five Reptile updates of the sinusoid network from the reference "
+      "initialisation give losses or parameters that differ from the reference run.")
+def test_reference_training_trajectory(student, reference_values):
+    """Five jitted updates on stored meta-batches match the stored losses and parameters."""
+    batches = reference.trajectory_batches()[:5]
+    got = student.probe("reptile_reference", layers=reference.initial_layers(), batches=batches,
+                        timeout=60.0, **REFERENCE)
+    reference_values.check(got)
+    assert np.isfinite(got["losses"]).all()

@@ -1,0 +1,13 @@
+"""Reptile's update on the toy quadratics, in float64.
+
+References:
+  Nichol, Achiam and Schulman, "On First-Order Meta-Learning Algorithms", arXiv:1803.02999, 2018.
+"""
+
+import numpy as np
+
+
+def reptile_update(problem, v, tasks, inner_lr, inner_steps, outer_lr):
+    """``v + outer_lr * mean_i(adapt(v, z_i) - v)`` for the flattened tasks ``z_i``."""
+    adapted = [problem.adapt(v, z, inner_lr, inner_steps) for z in tasks]
+    return v + outer_lr * np.mean([phi - v for phi in adapted], axis=0)

@@ -1,0 +1,3 @@
+"""`square_error_loss(model)`: the mean over K points of the squared error."""
+
+NOTEBOOK, ORDER = "maml", 3

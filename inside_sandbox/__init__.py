@@ -1,0 +1,12 @@
+"""Everything that runs inside the grading sandbox, and nothing else.
+
+The sandbox binds this folder whole, read-only, and no other file of the grader: the trusted
+graders, closed forms and reference values (`autograder`) stay outside, where student code cannot
+open them (`autograder.sandbox`; `tests/test_trust_boundary.py` lists what student code can open).
+Nothing here imports `autograder`.
+
+- `child`: the server that loads one notebook's definitions and answers probe requests;
+- `kernel`: the IPython kernel launcher for `nbgrader autograde --kernel`;
+- `limits`: resource limits and the drop to an unprivileged uid, before any student code;
+- `probing`: the toolkit that the parts' probes (sent by the parent as source) are written with.
+"""
