@@ -10,41 +10,22 @@ import json
 import os
 import sys
 
-from autograder import sandbox
-from autograder.grade import ALL_PARTS, grade_notebook, manual_points
-from autograder.student_process import EXTRA_XLA_FLAGS
+from autograder.grading.grade import ALL_PARTS, GradeResult, grade_notebook, manual_points
+from autograder.isolation import sandbox
+from autograder.isolation.student_process import EXTRA_XLA_FLAGS
 
 UNSANDBOXED = ("WARNING: graded WITHOUT the bubblewrap sandbox (not installed or no namespaces): "
                "scores are still decided out of process, but the student's code could read and "
                "write files. See SECURITY.md.")
-GRADED, UNREADABLE, GRADER_FAILED = 0, 2, 3
 
 
-def _score(value):
-    return "-" if value is None else f"{value:g}"
+def format_table(result: GradeResult) -> str:
+    """``result`` as the table a person reads, with a warning when grading ran unsandboxed."""
+    return result.to_table(manual_points([p.name for p in result.parts]),
+                           UNSANDBOXED if sandbox.bubblewrap() is None else None)
 
 
-def format_table(result):
-    rows = [(p.name, f"{_score(p.score)}/{p.max:g}", p.feedback) for p in result.parts]
-    width = max([len(r[0]) for r in rows] + [4])
-    by_hand = manual_points([p.name for p in result.parts])
-    lines = [f"{result.notebook}: {_score(result.total)}/{result.max_total:g} autograded"
-             + (f"; {by_hand:g} more points are graded by hand" if by_hand else "")]
-    if result.error:
-        lines.append(f"error: {result.error}")
-    lines += [f"  {name:<{width}}  {score:>7}  {feedback}" for name, score, feedback in rows]
-    if sandbox.bubblewrap() is None:
-        lines.append(UNSANDBOXED)
-    return "\n".join(lines)
-
-
-def exit_status(result):
-    if result.grader_failed:
-        return GRADER_FAILED
-    return UNREADABLE if result.error else GRADED
-
-
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebook", nargs="?", help="the submitted .ipynb file")
@@ -70,7 +51,7 @@ def main(argv=None):
     if args.xla_flags is not None:
         os.environ[EXTRA_XLA_FLAGS] = args.xla_flags
     if args.self_check:
-        from autograder import self_check
+        from autograder.grading import self_check
 
         status, line = self_check.run()
         print(line)
@@ -79,7 +60,7 @@ def main(argv=None):
         parser.error("give a notebook to grade, or --self-check")
     result = grade_notebook(args.notebook, args.parts)
     print(json.dumps(result.to_json()) if args.json else format_table(result))
-    return exit_status(result)
+    return result.exit_status()
 
 
 if __name__ == "__main__":

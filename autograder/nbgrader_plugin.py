@@ -22,13 +22,13 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Unicode
 
-from autograder import sandbox
-from autograder.grade import grade_notebook
+from autograder.grading.grade import grade_notebook
+from autograder.isolation import sandbox
 
 RESOURCE_KEY = "out_of_process_grades"
 
 
-def test_cell_part(cell):
+def test_cell_part(cell: dict) -> str | None:
     """The part an autograded test cell scores (grade_id ``test_<part>``), else None."""
     if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
         return None
@@ -36,12 +36,12 @@ def test_cell_part(cell):
 
 
 class GradeOutOfProcess(NbGraderPreprocessor):
-    """Grades the notebook with `autograder.grade` before the student's kernel runs.
+    """Grades the notebook with `autograder.grading.grade` before the student's kernel runs.
 
     With ``batch_results`` (a `python -m autograder.batch` output), a notebook whose grading key
-    (parts, extracted definitions; `autograder.grade.grading_key`) matches a line written by this
-    grader version takes that line's grades instead of being graded again: the same input gives
-    the same grade.
+    (parts, extracted definitions; `autograder.grading.grade.grading_key`) matches a line written
+    by this grader version takes that line's grades instead of being graded again: the same input
+    gives the same grade.
     """
 
     batch_results = Unicode("", help="JSON lines from python -m autograder.batch to reuse when "
@@ -59,7 +59,7 @@ class GradeOutOfProcess(NbGraderPreprocessor):
         if result.error is not None:
             raise ValueError(f"the grader could not read {name}: {result.error}")
         self.log.info("Out-of-process grade of %s%s: %s/%s", name,
-                      " (from the batch results)" if result.notebook == "batch" else "",
+                      " (from the batch results)" if result.from_batch else "",
                       result.total, result.max_total)
         resources[RESOURCE_KEY] = {part.name: part for part in result.parts}
         return nb, resources
@@ -68,15 +68,12 @@ class GradeOutOfProcess(NbGraderPreprocessor):
     def _from_batch(self, path):
         if not self.batch_results:
             return None
-        from autograder.batch import current_records
-        from autograder.grade import GradeResult, PartResult, notebook_grading_key
+        from autograder.grading.batch_grading import current_records
+        from autograder.grading.grade import notebook_grading_key
+        from autograder.grading.record import GradeResult
 
-        record = current_records(self.batch_results).get(notebook_grading_key(path))
-        if record is None:
-            return None
-        return GradeResult(notebook="batch", total=record["total"], max_total=record["max_total"],
-                           parts=[PartResult(**part) for part in record["parts"]],
-                           error=record["error"])
+        line = current_records(self.batch_results).get(notebook_grading_key(path))
+        return None if line is None else GradeResult.from_batch_line(line)
 
 
 class ApplyOutOfProcessGrades(NbGraderPreprocessor):

@@ -33,7 +33,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 import submissions  # noqa: E402
 from bank import ALTERNATIVES, BROKEN, SOLUTIONS, WRONG  # noqa: E402
 
-from autograder import compilation_cache, course  # noqa: E402
+from autograder.grading import nbgrader_course as course  # noqa: E402
+from autograder.isolation import compilation_cache  # noqa: E402
 
 ROOT = submissions.ROOT
 
@@ -175,9 +176,9 @@ def main(argv=None):
         students = dict(list(students.items())[:args.nbgrader_subset])
         for run_kernel in (True, False):
             with tempfile.TemporaryDirectory() as course_folder:
-                root = course.copy_course(course_folder)
+                root = course.copy_course(submissions.ROOT, course_folder)
                 start = time.perf_counter()
-                course.grade_class(root, students, self_check=False, run_kernel=run_kernel)
+                course.release_and_grade(root, students, self_check=False, run_kernel=run_kernel)
                 per_nbgrader = (time.perf_counter() - start) / len(students)
             print(f"nbgrader autograde (release, feedback, export included; kernel "
                   f"{'on' if run_kernel else 'off'}) on {len(students)} students: "

@@ -5,7 +5,7 @@ Prints one line per measurement: median and range of wall-clock seconds over the
 With --compare it also grades examples/alice/maml.ipynb in this process with and without the child's
 XLA_FLAGS, with XLA's fusion emitters off (chosen) and on, and with and without the bubblewrap
 sandbox, alternating, and prints the ratios of the medians (the design choices in
-autograder/student_process.py and autograder/sandbox.py). These comparisons run with the
+autograder/isolation/student_process.py and autograder/isolation/sandbox.py). These comparisons run with the
 compilation cache off, so that every setting compiles everything.
 """
 
@@ -35,7 +35,7 @@ def report(label, samples):
 
 def compare(repeats, label, setups):
     """Alternates ``setups`` ({name: callable that configures the grader}) over ``repeats``."""
-    from autograder.grade import grade_notebook
+    from autograder.grading.grade import grade_notebook
 
     samples = {name: [] for name in setups}
     os.environ["AUTOGRADER_COMPILATION_CACHE"] = "off"  # each setting compiles all it runs
@@ -61,7 +61,7 @@ def patch(module, name, value):
 
 
 def compare_choices(repeats):
-    from autograder import sandbox, student_process
+    from autograder.isolation import sandbox, student_process
 
     unchanged = lambda: (lambda: None)  # noqa: E731
     compare(repeats, "with/without XLA_FLAGS", {

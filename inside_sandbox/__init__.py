@@ -2,7 +2,7 @@
 
 The sandbox binds this folder whole, read-only, and no other file of the grader: the trusted
 graders, closed forms and reference values (`autograder`) stay outside, where student code cannot
-open them (`autograder.sandbox`; `tests/test_trust_boundary.py` lists what student code can open).
+open them (`autograder.isolation.sandbox`; `tests/test_trust_boundary.py` lists what student code can open).
 Nothing here imports `autograder`.
 
 - `child`: the server that loads one notebook's definitions and answers probe requests;

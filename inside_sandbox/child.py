@@ -15,7 +15,7 @@ builds on when it needs them (`inside_sandbox.probing.define`). Answers are ``{"
 "value"}`` or ``{"id", "ok": false, "kind", "error"}``, the kind one of ``missing_name``,
 ``not_implemented`` and ``raised`` (`inside_sandbox.probing.describe`).
 
-Usage (by `autograder.student_process` only, through `autograder.sandbox.inside_command`):
+Usage (by `autograder.isolation.student_process` only, through `autograder.isolation.sandbox.inside_command`):
   python -I inside_sandbox/child.py SPEC_JSON CONTROL_FD STATUS_FD SANDBOXED
 
 ``SPEC_JSON`` lists the notebooks: ``[{"submission": path, "requests": fd, "responses": fd}]``.
@@ -32,6 +32,7 @@ import signal
 import sys
 import tempfile
 import traceback
+import types
 
 
 def _plain(value):
@@ -58,12 +59,12 @@ def _load(statements, namespace):
     return errors
 
 
-def serve(notebook, statements, probing):
+def serve(notebook: dict, statements: list[dict], probing: types.ModuleType) -> None:
     """A notebook's worker: XLA, then the student's definitions, then one answer per request."""
     requests = os.fdopen(notebook["requests"], "r", encoding="utf-8")
     responses = os.fdopen(notebook["responses"], "w", encoding="utf-8")
 
-    def send(message):
+    def send(message: dict) -> None:
         responses.write(json.dumps(message, allow_nan=True) + "\n")
         responses.flush()
 
@@ -83,7 +84,7 @@ def serve(notebook, statements, probing):
             send({"id": request["id"], "ok": False, **probing.describe(error)})
 
 
-def main():
+def main() -> None:
     from inside_sandbox.limits import drop_privileges, limit_resources
 
     limit_resources()  # before any student code; the sandbox has no capability to raise them

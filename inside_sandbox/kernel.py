@@ -1,5 +1,5 @@
 """Starts an IPython kernel inside the sandbox (used by `autograder.nbgrader_plugin`'s
-`SandboxedKernelManager`, through `autograder.sandbox.inside_command`).
+`SandboxedKernelManager`, through `autograder.isolation.sandbox.inside_command`).
 
 Usage: python -I inside_sandbox/kernel.py -f CONNECTION_FILE
 """
@@ -9,7 +9,7 @@ import os
 from inside_sandbox.limits import drop_privileges, limit_resources
 
 
-def main():
+def main() -> None:
     limit_resources()
     drop_privileges()  # before the kernel reads its connection file or runs a cell
     # A kernel without a parent process id prints "Ctrl-C will not work" into nbgrader's log;

@@ -9,7 +9,7 @@ ADDRESS_SPACE_BYTES = 16 * 1024 ** 3  # XLA reserves address space generously; R
 FILE_BYTES = 64 * 1024 ** 2  # output log and any file the student writes
 # Processes and threads of the sandbox's user; XLA and Jupyter start about 2 threads per core.
 PROCESS_LIMIT = 256 + 8 * (os.cpu_count() or 1)
-# When the grader runs as root, the sandbox's own unprivileged uid (`autograder.sandbox`).
+# When the grader runs as root, the sandbox's own unprivileged uid (`autograder.isolation.sandbox`).
 RUN_AS = "AUTOGRADER_RUN_AS"
 
 

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import math
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -78,7 +78,7 @@ def substitute(name: str) -> Callable:
 
 
 @contextlib.contextmanager
-def trusted(namespace: dict, **names: Callable):
+def trusted(namespace: dict, **names: Callable) -> Iterator[None]:
     """Replaces the graded names a part builds on with the grader's own while it runs."""
     saved = {name: namespace.get(name, trusted) for name in names}
     namespace.update(names)
@@ -180,7 +180,7 @@ def fixture_layers(nested: list) -> list:
     return [{"kernel": floats(kernel), "bias": floats(bias)} for kernel, bias in nested]
 
 
-def fixture_mse(params, x, y):
+def fixture_mse(params: list, x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean((FixtureMLP().apply(params, x) - y) ** 2)
 
 

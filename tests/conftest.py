@@ -13,7 +13,7 @@ import pytest
 import submissions
 from bank import Variant
 
-from autograder import compilation_cache
+from autograder.isolation import compilation_cache
 
 _OWN_CACHE = pytest.StashKey[str]()
 

@@ -39,7 +39,7 @@ def _grade_variant(variant):
 
 
 def _grade_example(path):
-    from autograder.grade import grade_notebook
+    from autograder.grading.grade import grade_notebook
 
     result = grade_notebook(submissions.EXAMPLES_DIR / path)
     return f"examples/{path}", _plain(result)

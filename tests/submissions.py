@@ -16,7 +16,7 @@ GRADED_NAMES = ["inner_step_objective", "MLP", "square_error_loss", "adapt", "ad
 
 
 def _bubblewrap_missing():
-    from autograder import sandbox
+    from autograder.isolation import sandbox
 
     return sandbox.bubblewrap() is None and not os.environ.get("CI")
 
@@ -157,8 +157,8 @@ def grade_submission(variant, folder):
     flags for the grader's child (run in a worker process)."""
     import os
 
-    from autograder.grade import grade_notebook
-    from autograder.student_process import EXTRA_XLA_FLAGS
+    from autograder.grading.grade import grade_notebook
+    from autograder.isolation.student_process import EXTRA_XLA_FLAGS
 
     path = write(submission(variant.cells, notebook=variant.notebook),
                  pathlib.Path(folder) / f"{variant.notebook}.ipynb")

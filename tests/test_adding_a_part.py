@@ -15,7 +15,7 @@ import sys
 import pytest
 import submissions
 
-from autograder import course
+from autograder.grading import nbgrader_course as course
 
 PART = "weighted_square_error_loss"
 SOLUTION = '''def weighted_square_error_loss(model):
@@ -57,7 +57,7 @@ def weighted_loss_linear(namespace, kernel, bias, x, y, w):
 
 import numpy as np
 
-from autograder.framework import case
+from autograder.parts.checking import case
 
 RTOL, ATOL = 1e-5, 1e-6  # four float32 products and a sum: error below 1e-6
 
@@ -90,7 +90,7 @@ def extended_course(tmp_path_factory):
     for package in ("autograder", "inside_sandbox"):
         shutil.copytree(submissions.ROOT / package, root / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    course.copy_course(root)
+    course.copy_course(submissions.ROOT, root)
     folder = root / "autograder" / "parts" / PART
     folder.mkdir()
     for name, text in FOLDER.items():

@@ -4,7 +4,7 @@ import pytest
 import submissions
 from bank import ALTERNATIVES, BROKEN, WRONG
 
-from autograder.grade import ALL_PARTS, _declared_cases
+from autograder.grading.grade import ALL_PARTS, _declared_cases
 
 
 @pytest.mark.parametrize("variant", WRONG, ids=lambda v: v.name)

@@ -10,7 +10,7 @@ import time
 import pytest
 import submissions
 
-from autograder import course
+from autograder.grading import nbgrader_course as course
 
 BOB = {"inner_step_objective": 2, "MLP": 1.5, "square_error_loss": 2, "adapt": 0.5,
        "adaptation_loss": 3, "batched_meta_loss": 0.5, "make_meta_train_step": 3}
@@ -33,7 +33,7 @@ def submitted(tmp_path):
     root = tmp_path / "submitted"
     for student, notebook in (("alice", "beyond_maml"), ("bob", "maml"), ("trent", "maml")):
         (root / student / "maml").mkdir(parents=True)
-        shutil.copy(course.EXAMPLES / student / f"{notebook}.ipynb", root / student / "maml")
+        shutil.copy(submissions.EXAMPLES_DIR / student / f"{notebook}.ipynb", root / student / "maml")
     return root
 
 
@@ -139,7 +139,7 @@ def test_links_folders_and_extra_notebooks_are_reported_and_stop_no_one(submitte
     (folder / "maml.ipynb").symlink_to(submissions.SOURCE)
     (folder / "notes.ipynb").mkdir()
     for name in ("beyond_maml.ipynb", "beyond_maml (2).ipynb"):
-        shutil.copy(course.EXAMPLES / "alice" / "beyond_maml.ipynb", folder / name)
+        shutil.copy(submissions.EXAMPLES_DIR / "alice" / "beyond_maml.ipynb", folder / name)
     out = tmp_path / "grades.jsonl"
     completed = run_batch(submitted, out, "--jobs", "2", "--skip-self-check")
     assert completed.returncode == 0, completed.stderr

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from autograder import cgroups
-from autograder.cgroups import SandboxCgroup
+from autograder.isolation import cgroups
+from autograder.isolation.cgroups import SandboxCgroup
 
 pytestmark = pytest.mark.skipif(cgroups.available() is None,
                                 reason="no cgroup this process may create (no cgroupfs, no "

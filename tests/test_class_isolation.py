@@ -4,7 +4,7 @@ notebook alone, and nothing of the grader's own code reaches the student."""
 import submissions
 from bank import SOLUTIONS
 
-from autograder.grade import grade_notebook, grade_notebooks
+from autograder.grading.grade import grade_notebook, grade_notebooks
 
 SOLUTION_PART_2 = SOLUTIONS[1]
 # Part 2's reptile_update is checked with the grader's own `adapt` present in its process: it saves
@@ -75,7 +75,7 @@ def adaptation_loss(loss, alpha, steps=1, first_order=False):
 def test_feedback_never_quotes_the_graders_substitutes(tmp_path):
     """A part that raises the grader's own code as its message gets feedback that says it raised
     and withholds the message: no line of `parts/substitutes.py` reaches the student."""
-    from autograder.framework import SUBSTITUTES
+    from autograder.parts import SUBSTITUTES
 
     notebook = submissions.submission({"adaptation_loss": RAISES_THE_SUBSTITUTES})
     result = grade_notebook(submissions.write(notebook, tmp_path / "maml.ipynb"))

@@ -8,8 +8,9 @@ import time
 import pytest
 import submissions
 
-from autograder import cgroups, parts, student_process
-from autograder.grade import grade_notebook
+from autograder import parts
+from autograder.grading.grade import grade_notebook
+from autograder.isolation import cgroups, student_process
 
 # Runs as the definitions load (a class body) and never finishes.
 SLEEPS_AS_IT_LOADS = '''
@@ -69,7 +70,7 @@ def _busy_check(starve):
     with twenty busy processes outside every sandbox while it runs when ``starve``, each in a
     session of its own (the scheduler shares the CPUs between sessions and cgroups: twenty
     shares to the sandbox's one). Returns the error it raised."""
-    from autograder.notebook import extract_definitions
+    from autograder.grading.notebook import extract_definitions
 
     statements, _ = extract_definitions(submissions.submission({"inner_step_objective": BUSY}))
     hogs = []
@@ -171,13 +172,13 @@ def test_resource_bombs_cost_their_classmates_nothing(tmp_path):
     import json
     import shutil
 
-    from autograder import course
+    from autograder.grading import nbgrader_course as course
 
     _bomber(tmp_path)
     alice = tmp_path / "submitted" / "alice" / "maml"
     alice.mkdir(parents=True)
     for name in ("maml.ipynb", "beyond_maml.ipynb"):
-        shutil.copy(course.EXAMPLES / "alice" / name, alice / name)
+        shutil.copy(submissions.EXAMPLES_DIR / "alice" / name, alice / name)
     out = tmp_path / "grades.jsonl"
     confinement = cgroups.SandboxCgroup.create(f"test-class-{id(tmp_path)}", 12 * 1024 ** 3, 3000)
     try:

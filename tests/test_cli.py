@@ -52,8 +52,8 @@ def test_table_output_for_people():
 def test_report_says_loudly_when_grading_was_not_sandboxed(monkeypatch):
     """The people's report ends with a warning exactly when bubblewrap is unavailable."""
     from autograder import __main__ as cli
-    from autograder import sandbox
-    from autograder.grade import GradeResult, PartResult
+    from autograder.isolation import sandbox
+    from autograder.grading.grade import GradeResult, PartResult
 
     result = GradeResult("x.ipynb", 2.0, 2.0, [PartResult("adapt", 2.0, 2.0, "All checks passed.")])
     monkeypatch.setattr(sandbox, "bubblewrap", lambda: "/usr/bin/bwrap")
@@ -80,7 +80,7 @@ def test_a_child_that_cannot_start_is_the_graders_failure_not_a_zero(tmp_path):
 def test_a_missing_interpreter_is_the_graders_failure(tmp_path, monkeypatch):
     """When the child's interpreter is gone (a moved or broken venv), grading reports the
     grader's failure with no score, in process as on the command line."""
-    from autograder.grade import grade_notebook
+    from autograder.grading.grade import grade_notebook
 
     path = submissions.write(submissions.submission(), tmp_path / "maml.ipynb")
     monkeypatch.setattr(sys, "executable", str(tmp_path / "moved-venv" / "python"))
@@ -102,12 +102,13 @@ def test_self_check_fails_when_the_reference_loses_points(tmp_path):
     part; a grader that cannot start makes it exit 3."""
     from bank import WRONG
 
-    from autograder import self_check
+    from autograder.grading import self_check
+    from autograder.grading.record import ExitStatus
 
     bug = next(v for v in WRONG if v.name == "adapt_gradient_ascent")
     path = submissions.write(submissions.submission(bug.cells), tmp_path / "maml.ipynb")
     status, line = self_check.run([path])
-    assert status == self_check.FAILED and "adapt (" in line and "FAILED" in line
+    assert status == ExitStatus.SELF_CHECK_FAILED and "adapt (" in line and "FAILED" in line
     completed = run_cli("--self-check", "--xla-flags=--xla_no_such_flag")
     assert completed.returncode == 3 and "FAILED" in completed.stdout
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from autograder.closed_forms import NESTED_TREE, quadratic_problem, random_vector
-from autograder.parts.make_meta_train_step.optimizers import Adam
+from autograder.parts.closed_forms import NESTED_TREE, quadratic_problem, random_vector
 from autograder.parts.inner_step_objective.checks import expected as inner_step_expected
+from autograder.parts.make_meta_train_step.optimizers import Adam
 
 
 def numerical_gradient(f, v, eps=1e-6):

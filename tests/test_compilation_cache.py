@@ -6,9 +6,10 @@ import pytest
 import submissions
 from bank import ALTERNATIVES, SOLUTIONS, WRONG
 
-from autograder import compilation_cache, parts, sandbox
-from autograder.notebook import extract_definitions
-from autograder.student_process import XLA_FLAGS, StudentProcess
+from autograder import parts
+from autograder.grading.notebook import extract_definitions
+from autograder.isolation import compilation_cache, sandbox
+from autograder.isolation.student_process import StudentProcess, XLA_FLAGS
 
 # A student's `inner_step_objective` that reports how many programs its process loaded from the
 # persistent cache so far (JAX's own monitoring event), as the probe's value.

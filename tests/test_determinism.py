@@ -8,7 +8,7 @@ import sys
 import pytest
 import submissions
 
-from autograder.grade import grade_notebook
+from autograder.grading.grade import grade_notebook
 
 BUSY_PER_CORE = 3  # 4 runnable processes per core with the grader: it slows down ~1.6x here
 

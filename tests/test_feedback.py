@@ -3,7 +3,7 @@
 import pytest
 from bank import ALTERNATIVES, BROKEN, WRONG
 
-from autograder.grade import FEEDBACK_CHARACTERS, _declared_cases
+from autograder.grading.grade import FEEDBACK_CHARACTERS, _declared_cases
 
 # The check each wrong implementation's bug breaks first, so its message leads the feedback.
 LEADS_WITH = {

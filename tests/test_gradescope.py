@@ -8,8 +8,10 @@ import subprocess
 import zipfile
 
 import pytest
+import submissions
 
-from autograder import course, gradescope
+from autograder.grading import gradescope_bundle as gradescope
+from autograder.grading import nbgrader_course as course
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +20,7 @@ def autograder_root(tmp_path_factory):
     lock, bubblewrap, then the self-check)."""
     root = tmp_path_factory.mktemp("autograder")
     bundle = root / "autograder.zip"
-    gradescope.build(bundle)
+    gradescope.build(bundle, submissions.ROOT)
     with zipfile.ZipFile(bundle) as archive:
         assert {"setup.sh", "run_autograder"} <= set(archive.namelist())
         assert not [n for n in archive.namelist() if "experiments" in n or "solutions/" in n]
@@ -56,8 +58,8 @@ def by_part(results):
 def test_correct_submission_renamed_gets_full_marks(autograder_root):
     """Both notebooks, one renamed by an upload, get 30/30: one test per part, feedback as output."""
     status, results = run_autograder(autograder_root, {
-        "maml.ipynb": course.EXAMPLES / "alice" / "maml.ipynb",
-        "beyond_maml (1).ipynb": course.EXAMPLES / "alice" / "beyond_maml.ipynb"})
+        "maml.ipynb": submissions.EXAMPLES_DIR / "alice" / "maml.ipynb",
+        "beyond_maml (1).ipynb": submissions.EXAMPLES_DIR / "alice" / "beyond_maml.ipynb"})
     assert status == 0
     assert results["score"] == 30.0 and len(results["tests"]) == 9
     assert all(set(t) == {"name", "score", "max_score", "output"} for t in results["tests"])
@@ -67,7 +69,7 @@ def test_correct_submission_renamed_gets_full_marks(autograder_root):
 def test_buggy_and_missing_parts_are_reported(autograder_root):
     """bob's three bugs cost their points with feedback; the notebook he did not upload scores 0
     with an output that says it was not found."""
-    status, results = run_autograder(autograder_root, {"maml.ipynb": course.EXAMPLES / "bob" / "maml.ipynb"})
+    status, results = run_autograder(autograder_root, {"maml.ipynb": submissions.EXAMPLES_DIR / "bob" / "maml.ipynb"})
     assert status == 0 and results["score"] == 12.5
     tests = by_part(results)
     assert tests["adapt"]["score"] == 0.5 and "recompute the gradient" in tests["adapt"]["output"]
@@ -77,11 +79,11 @@ def test_buggy_and_missing_parts_are_reported(autograder_root):
 def test_unreadable_upload_and_grader_failure(autograder_root):
     """A cut-off notebook gives a result with a clear output, not a crash; when the grader itself
     cannot run, run_autograder fails (exit 3, no results.json), so no zero is recorded."""
-    status, results = run_autograder(autograder_root, {"maml.ipynb": course.EXAMPLES / "trent" / "maml.ipynb"})
+    status, results = run_autograder(autograder_root, {"maml.ipynb": submissions.EXAMPLES_DIR / "trent" / "maml.ipynb"})
     assert status == 0 and results["score"] == 0
     assert "not valid notebook JSON" in by_part(results)["adapt"]["output"]
     status, results = run_autograder(
-        autograder_root, {"maml.ipynb": course.EXAMPLES / "alice" / "maml.ipynb"},
+        autograder_root, {"maml.ipynb": submissions.EXAMPLES_DIR / "alice" / "maml.ipynb"},
         env={"AUTOGRADER_XLA_FLAGS": "--xla_no_such_flag"})
     assert status == 3 and results is None
 

@@ -5,7 +5,7 @@ import copy
 import pytest
 import submissions
 
-from autograder.grade import grade_notebook
+from autograder.grading.grade import grade_notebook
 
 
 def correct():
@@ -73,19 +73,19 @@ def test_deleted_and_markdown_cells_cost_only_their_parts(tmp_path):
 def test_json_nested_too_deeply_is_an_unreadable_notebook_not_a_grader_failure(tmp_path):
     """JSON nested past the parser's recursion limit makes the file unreadable (exit 2), the
     student's fault, never a grader failure (which would spare them the grade)."""
-    from autograder.__main__ import UNREADABLE, exit_status
+    from autograder.grading.record import ExitStatus
 
     path = tmp_path / "maml.ipynb"
     path.write_text("[" * 200_000 + "]" * 200_000)
     result = grade_notebook(path)
-    assert exit_status(result) == UNREADABLE and not result.grader_failed
+    assert result.exit_status() == ExitStatus.UNREADABLE and not result.grader_failed
     assert "nested too deeply" in result.error and result.total == 0
 
 
 def test_a_file_larger_than_the_cap_is_not_read(tmp_path):
     """The trusted parent reads at most MAX_NOTEBOOK_BYTES of a file: more is an unreadable
     notebook, whatever it holds."""
-    from autograder.notebook import MAX_NOTEBOOK_BYTES
+    from autograder.grading.notebook import MAX_NOTEBOOK_BYTES
 
     notebook = correct()
     notebook["metadata"]["padding"] = "x" * (MAX_NOTEBOOK_BYTES + 1)

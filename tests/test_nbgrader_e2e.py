@@ -14,10 +14,10 @@ import sys
 import pytest
 import submissions
 
-from autograder import course
-from autograder.grade import grade_notebook
+from autograder.grading import nbgrader_course as course
+from autograder.grading.grade import grade_notebook
 
-GRADERS = pathlib.Path(course.ROOT / "autograder" / "parts")
+GRADERS = pathlib.Path(submissions.ROOT / "autograder" / "parts")
 BOB = {"inner_step_objective": 2, "MLP": 1.5, "square_error_loss": 2, "adapt": 0.5,
        "adaptation_loss": 3, "batched_meta_loss": 0.5, "make_meta_train_step": 3}
 # Bob's three bugs cost exactly these checks (points declared in autograder/parts/).
@@ -35,8 +35,8 @@ UNGRADABLE = ["trent"]
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
-    root = course.copy_course(tmp_path_factory.mktemp("course"))
-    rows = course.grade_class(root, course.example_students())
+    root = course.copy_course(submissions.ROOT, tmp_path_factory.mktemp("course"))
+    rows = course.release_and_grade(root, course.example_students(submissions.EXAMPLES_DIR))
     return root, {row["student_id"]: row for row in rows}
 
 
@@ -61,10 +61,10 @@ def attack_outputs(root):
 def test_bundled_examples_are_current():
     """examples/ is the current release answered as tests/submissions.py says."""
     files = submissions.example_files()
-    assert sorted(files) == sorted(str(p.relative_to(course.EXAMPLES))
-                                   for p in course.EXAMPLES.glob("*/*.ipynb"))
+    assert sorted(files) == sorted(str(p.relative_to(submissions.EXAMPLES_DIR))
+                                   for p in submissions.EXAMPLES_DIR.glob("*/*.ipynb"))
     for name, text in files.items():
-        assert (course.EXAMPLES / name).read_text(encoding="utf-8") == text, (
+        assert (submissions.EXAMPLES_DIR / name).read_text(encoding="utf-8") == text, (
             "examples/ is stale: run `python tests/submissions.py --update-goldens`")
 
 
@@ -81,7 +81,7 @@ def test_gradebook_equals_the_command_line_grader(graded_class):
     """nbgrader's points equal `python -m autograder` on the same notebook; a notebook the CLI
     cannot read is one nbgrader could not grade."""
     root, _ = graded_class
-    for student, folder in course.example_students().items():
+    for student, folder in course.example_students(submissions.EXAMPLES_DIR).items():
         for notebook in folder.glob("*.ipynb"):
             result = grade_notebook(notebook)
             if student in UNGRADABLE:
@@ -164,12 +164,12 @@ def test_a_grader_that_cannot_start_grades_nobody(tmp_path, monkeypatch):
     self-check; without the self-check, nbgrader records "could not grade" with no score (never
     a zero) and its log blames the grader."""
     monkeypatch.setenv("AUTOGRADER_XLA_FLAGS", "--xla_no_such_flag")
-    root = course.copy_course(tmp_path / "course")
-    students = {"alice": course.EXAMPLES / "alice"}
+    root = course.copy_course(submissions.ROOT, tmp_path / "course")
+    students = {"alice": submissions.EXAMPLES_DIR / "alice"}
     with pytest.raises(course.GradingMachineError, match="self-check FAILED"):
-        course.grade_class(root, students)
+        course.release_and_grade(root, students)
     assert not (root / "submitted").exists()
-    rows = {row["student_id"]: row for row in course.grade_class(root, students, self_check=False)}
+    rows = {row["student_id"]: row for row in course.release_and_grade(root, students, self_check=False)}
     assert rows["alice"]["status"] == "could not grade"
     assert rows["alice"]["raw_score"] == rows["alice"]["score"] == ""
     assert "The grader failed on this machine, not the student's notebook" in (
@@ -179,8 +179,8 @@ def test_a_grader_that_cannot_start_grades_nobody(tmp_path, monkeypatch):
 def test_autograde_without_running_the_kernel_gives_the_same_points(tmp_path):
     """With c.SandboxedExecute.run_kernel = False nbgrader gives bob the same points, and his
     notebook's own cells are not run (no outputs), only the grader's feedback is written."""
-    root = course.copy_course(tmp_path / "course")
-    rows = course.grade_class(root, {"bob": course.EXAMPLES / "bob"}, self_check=False,
+    root = course.copy_course(submissions.ROOT, tmp_path / "course")
+    rows = course.release_and_grade(root, {"bob": submissions.EXAMPLES_DIR / "bob"}, self_check=False,
                               run_kernel=False)
     assert rows[0]["status"] == "graded" and float(rows[0]["raw_score"]) == sum(BOB.values())
     assert course.part_scores(root, "bob") == BOB
@@ -195,9 +195,9 @@ def test_parallel_autograde_reuses_the_batch_grades_only_for_the_same_input(tmp_
     """`autograde_class(parallel=True)`: the batch grades every notebook, and nbgrader takes those
     grades (same gradebook as grading itself); a submission whose locked cell was edited (nbgrader
     restores it, so its grading input differs from the raw file's) is graded by nbgrader again."""
-    root = course.copy_course(tmp_path / "course")
-    students = {"alice": course.EXAMPLES / "alice", "bob": course.EXAMPLES / "bob"}
-    course.grade_class(root, students, self_check=False, run_kernel=False, parallel=True, jobs=2)
+    root = course.copy_course(submissions.ROOT, tmp_path / "course")
+    students = {"alice": submissions.EXAMPLES_DIR / "alice", "bob": submissions.EXAMPLES_DIR / "bob"}
+    course.release_and_grade(root, students, self_check=False, run_kernel=False, parallel=True, jobs=2)
     log = (root / "autograde.log").read_text()
     assert log.count("(from the batch results)") == 3
     assert course.part_scores(root, "alice") == EXPECTED["alice"]

@@ -10,7 +10,7 @@ import pytest
 import submissions
 from nbclient import NotebookClient
 
-from autograder.grade import ASSIGNMENT_PARTS, grade_notebook
+from autograder.grading.grade import ASSIGNMENT_PARTS, grade_notebook
 
 SOLUTIONS = submissions.ROOT / "solutions" / "maml"
 # Per notebook: autograded points, figures drawn, and text that shows the training ran (under

@@ -6,8 +6,8 @@ import json
 import pytest
 import submissions
 
-from autograder import course
-from autograder.grade import ASSIGNMENT_PARTS, MANUAL_POINTS, grade_notebook
+from autograder.grading import nbgrader_course as course
+from autograder.grading.grade import ASSIGNMENT_PARTS, MANUAL_POINTS, grade_notebook
 
 VOLATILE_METADATA = ("execution",)  # per-cell timing that nbgrader may add
 
@@ -22,7 +22,7 @@ def normalized(notebook):
 
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
-    root = course.copy_course(tmp_path_factory.mktemp("course"))
+    root = course.copy_course(submissions.ROOT, tmp_path_factory.mktemp("course"))
     course.nbgrader(root, "generate_assignment", course.ASSIGNMENT, "--force")
     return root / "release" / course.ASSIGNMENT
 

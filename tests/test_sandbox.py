@@ -7,9 +7,10 @@ import socket
 import pytest
 import submissions
 
-from autograder import cgroups, compilation_cache, parts, sandbox
-from autograder.notebook import extract_definitions
-from autograder.student_process import XLA_FLAGS, StudentProcess
+from autograder import parts
+from autograder.grading.notebook import extract_definitions
+from autograder.isolation import cgroups, compilation_cache, sandbox
+from autograder.isolation.student_process import StudentProcess, XLA_FLAGS
 
 ROOT = submissions.ROOT
 INNER_STEP = parts.get("inner_step_objective")
@@ -24,7 +25,7 @@ ATTEMPTS = {
     "import the instructor's implementations": "import experiments.methods",
     "list the course root": f"assert os.listdir({str(ROOT)!r}) and 'gradebook.db' in os.listdir({str(ROOT)!r})",
     "write into the repository": f"open({str(ROOT / 'autograder/pwned.py')!r}, 'w').write('x')",
-    "edit the grader": f"open({str(ROOT / 'autograder/grade.py')!r}, 'a').write('#')",
+    "edit the grader": f"open({str(ROOT / 'autograder/grading/grade.py')!r}, 'a').write('#')",
     "plant an entry in the compilation cache": f"open({str(CACHE_ENTRIES / 'jit_f-0-cache')!r}, "
                                                "'w').write('x')",
     "list the compilation cache (the reference solutions, compiled)":
@@ -153,7 +154,7 @@ def test_a_process_that_stops_reading_cannot_block_the_grader():
     import threading
     import time
 
-    from autograder.student_process import StudentTimeout
+    from autograder.isolation.student_process import StudentTimeout
 
     statements, _ = extract_definitions(submissions.submission(
         {"inner_step_objective": STOPS_READING}))

@@ -16,7 +16,7 @@ import tempfile
 
 import pytest
 
-from autograder import seccomp
+from autograder.isolation import seccomp
 
 BWRAP = shutil.which("bwrap")
 SETPRIV = shutil.which("setpriv")

@@ -9,7 +9,7 @@ import pytest
 from bank import WRONG, Variant
 
 import submissions
-from autograder import sandbox
+from autograder.isolation import sandbox
 
 BASE = next(v for v in WRONG if v.name == "adapt_gradient_ascent")
 WRONG_ADAPT = BASE.cells["adapt"]
@@ -23,9 +23,9 @@ TRICKS = {
     numpy.testing.assert_allclose = lambda *a, **k: None
 """,
     "patch_grader_modules": """
-    import autograder.framework, autograder.closed_forms
-    autograder.framework.assert_trees_all_close = lambda *a, **k: None
-    autograder.closed_forms.Quadratic.adapt = lambda self, v, *a: v
+    import autograder.parts.checking, autograder.parts.closed_forms
+    autograder.parts.checking.assert_trees_all_close = lambda *a, **k: None
+    autograder.parts.closed_forms.Quadratic.adapt = lambda self, v, *a: v
 """,
     "patch_jax": """
     import jax
@@ -166,7 +166,7 @@ def test_a_trick_succeeds_when_substitutes_reach_the_child_early(monkeypatch, tm
     """Control: were the grader's own `adapt` in the child while `adapt` is graded (as when every
     probe carried the substitutes), delegating to it would earn points; so the test above can fail."""
     from autograder import parts
-    from autograder.grade import grade_notebook
+    from autograder.grading.grade import grade_notebook
 
     early = dataclasses.replace(parts.get("adapt"), uses_substitutes=True)
     monkeypatch.setitem(parts.PARTS, "adapt", early)

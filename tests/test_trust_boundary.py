@@ -10,7 +10,7 @@ import sys
 import pytest
 import submissions
 
-from autograder import sandbox
+from autograder.isolation import sandbox
 
 ROOT = submissions.ROOT
 PACKAGE = ROOT / "autograder"

@@ -7,7 +7,7 @@ A part's folder holds everything about it:
   (``USES_SUBSTITUTES``, `substitutes.py`);
 - ``probes.py``: the probes, sent as source into the sandboxed child with the part's first check
   (they are written with `inside_sandbox.probing` and run there, never here);
-- ``checks.py``: the checks, one pytest function each, with points and feedback (`framework.case`);
+- ``checks.py``: the checks, one pytest function each, with points and feedback (`checking.case`);
 - ``reference.json``: its stored reference values, if its checks compare any;
 - any closed form that only its checks use.
 

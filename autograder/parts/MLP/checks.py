@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autograder.framework import case
+from autograder.parts.checking import case
 
 # float32 matrix products of width <= 8: relative error below 1e-6.
 # Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from autograder import reference
-from autograder.closed_forms import (FLAT_TREE, NESTED_TREE, flatten_task, quadratic_problem,
+from autograder.parts import reference_runs
+from autograder.parts.checking import case
+from autograder.parts.closed_forms import (FLAT_TREE, NESTED_TREE, flatten_task, quadratic_problem,
                                      random_task, random_vector)
-from autograder.framework import case
 
 K = 4
 # float32 iterations of a 7x7 affine map with contraction <= 1: error below 1e-5.
@@ -79,7 +79,7 @@ def test_first_order_flag(student, compare):
                            "differ from the reference.")
 def test_reference_network_adaptation(student, reference_values):
     """Losses after 1 and 5 steps on the reference network match the stored values."""
-    x, y, _, _ = (np.asarray(a)[0].tolist() for a in reference.sinusoid_batch(reference.CONFIG.seed))
-    got = student.probe("adapt_reference", layers=reference.initial_layers(), x=x, y=y,
-                        alpha=reference.CONFIG.inner_lr, steps_list=[1, 5])
+    x, y, _, _ = (np.asarray(a)[0].tolist() for a in reference_runs.sinusoid_batch(reference_runs.CONFIG.seed))
+    got = student.probe("adapt_reference", layers=reference_runs.initial_layers(), x=x, y=y,
+                        alpha=reference_runs.CONFIG.inner_lr, steps_list=[1, 5])
     reference_values.check(got)

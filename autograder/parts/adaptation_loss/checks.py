@@ -1,8 +1,8 @@
 """`adaptation_loss(loss, alpha, steps, first_order)`: one task's MAML objective."""
 
-from autograder import reference
-from autograder.closed_forms import NESTED_TREE, flatten_task, quadratic_problem, random_task, random_vector
-from autograder.framework import case
+from autograder.parts import reference_runs
+from autograder.parts.checking import case
+from autograder.parts.closed_forms import NESTED_TREE, flatten_task, quadratic_problem, random_task, random_vector
 
 K = 4
 # float32 iterations of a 7x7 affine map with contraction <= 1: error below 1e-5.
@@ -52,8 +52,8 @@ def test_first_order_meta_gradient(student, compare):
                            "gradient, differs from the reference.")
 def test_reference_network_meta_gradient(student, reference_values):
     """Value and meta-gradient on the reference network match the stored values."""
-    batch = reference.sinusoid_batch(reference.CONFIG.seed)
-    got = student.probe("adaptation_loss_reference", layers=reference.initial_layers(),
-                        task=[a[0] for a in batch], alpha=reference.CONFIG.inner_lr, steps=2,
+    batch = reference_runs.sinusoid_batch(reference_runs.CONFIG.seed)
+    got = student.probe("adaptation_loss_reference", layers=reference_runs.initial_layers(),
+                        task=[a[0] for a in batch], alpha=reference_runs.CONFIG.inner_lr, steps=2,
                         first_order=False)
     reference_values.check(got)

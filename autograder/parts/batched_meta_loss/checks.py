@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from autograder import reference
-from autograder.closed_forms import NESTED_TREE, flatten_task, quadratic_problem, random_task, random_vector
-from autograder.framework import case
+from autograder.parts import reference_runs
+from autograder.parts.checking import case
+from autograder.parts.closed_forms import NESTED_TREE, flatten_task, quadratic_problem, random_task, random_vector
 
 K = 3
 # float32 iterations of a 7x7 affine map, averaged over <= 4 tasks: error below 1e-5.
@@ -56,7 +56,7 @@ def test_first_order_single_task_under_jit(student, compare):
                            "tasks, or its gradient, differs from the reference.")
 def test_reference_network_meta_batch(student, reference_values):
     """Value and meta-gradient on 25 stored tasks match the stored values."""
-    got = student.probe("batched_meta_loss_reference", layers=reference.initial_layers(),
-                        batch=reference.sinusoid_batch(reference.CONFIG.seed),
-                        alpha=reference.CONFIG.inner_lr, steps=1, first_order=False)
+    got = student.probe("batched_meta_loss_reference", layers=reference_runs.initial_layers(),
+                        batch=reference_runs.sinusoid_batch(reference_runs.CONFIG.seed),
+                        alpha=reference_runs.CONFIG.inner_lr, steps=1, first_order=False)
     reference_values.check(got)

@@ -4,15 +4,15 @@ inner_steps, cg_steps)`: implicit MAML's meta-gradient of one task.
 Closed forms: on the quadratic ``1/2 v^T A v - v^T B z`` and on ``sum a cosh(v) - v^T B z`` (whose
 Hessian depends on the point), proximal gradient descent and ``cg_steps`` conjugate-gradient
 iterations on ``(I + H(phi)/lam) x = grad L_test(phi)`` are computed in float64
-(`closed_form.imaml_meta_gradient`, beside this file). Inner solutions are deliberately not converged,
-so the exact minimiser, or differentiating through the inner loop, gives other values.
+(`closed_form.imaml_meta_gradient`, beside this file). Inner solutions are deliberately not
+converged, so the exact minimiser, or differentiating through the inner loop, gives other values.
 """
 
 import numpy as np
 
-from autograder import closed_forms, reference
-from autograder.closed_forms import FLAT_TREE, NESTED_TREE, flatten_task
-from autograder.framework import case
+from autograder.parts import closed_forms, reference_runs
+from autograder.parts.checking import case
+from autograder.parts.closed_forms import FLAT_TREE, NESTED_TREE, flatten_task
 from autograder.parts.imaml_meta_gradient.closed_form import CoshLoss, imaml_meta_gradient
 
 K = 3
@@ -89,8 +89,8 @@ def test_hessian_at_the_inner_solution(student, compare):
       "network give losses or parameters that differ from the reference run.")
 def test_reference_training_trajectory(student, reference_values):
     """Five jitted, vmapped meta-updates on stored meta-batches match the stored run."""
-    batches = reference.trajectory_batches()[:5]
-    got = student.probe("imaml_reference", layers=reference.initial_layers(), batches=batches,
+    batches = reference_runs.trajectory_batches()[:5]
+    got = student.probe("imaml_reference", layers=reference_runs.initial_layers(), batches=batches,
                         timeout=60.0, **REFERENCE)
     reference_values.check(got)
     assert np.isfinite(got["losses"]).all()

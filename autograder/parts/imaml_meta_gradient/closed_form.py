@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from autograder.closed_forms import as_float32, tree_size
+from autograder.parts.closed_forms import as_float32, tree_size
 
 
 def conjugate_gradient(matvec, b, steps):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autograder.framework import Mismatch, case
+from autograder.parts.checking import Mismatch, case
 
 XS = [-1.3, -0.4, 0.25, 0.9, 1.7]
 # float32 evaluation of degree-4 polynomials at |x| < 2: relative error below 1e-6.

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from autograder import reference
-from autograder.closed_forms import (NESTED_TREE, flatten_task, quadratic_problem,
+from autograder.parts import reference_runs
+from autograder.parts.checking import case
+from autograder.parts.closed_forms import (NESTED_TREE, flatten_task, quadratic_problem,
                                      random_task, random_vector)
-from autograder.framework import case
 from autograder.parts.make_meta_train_step.optimizers import Adam, Momentum
 
 K, TASKS = 2, 2
@@ -62,7 +62,7 @@ def test_momentum_state_is_carried(student, compare):
                            "initialisation gives losses that differ from the reference.")
 def test_reference_meta_training_trajectory(student, reference_values):
     """Ten Adam meta-steps on stored meta-batches reproduce the stored losses and parameters."""
-    got = student.probe("meta_train_step_reference", layers=reference.initial_layers(),
-                        batches=reference.trajectory_batches(), alpha=reference.CONFIG.inner_lr,
-                        lr=reference.CONFIG.meta_lr, timeout=60.0)
+    got = student.probe("meta_train_step_reference", layers=reference_runs.initial_layers(),
+                        batches=reference_runs.trajectory_batches(), alpha=reference_runs.CONFIG.inner_lr,
+                        lr=reference_runs.CONFIG.meta_lr, timeout=60.0)
     reference_values.check(got)

@@ -3,9 +3,9 @@ batch of tasks (graded with the grader's own `adapt`)."""
 
 import numpy as np
 
-from autograder import closed_forms, reference
-from autograder.closed_forms import FLAT_TREE, NESTED_TREE, flatten_task, quadratic_problem
-from autograder.framework import case
+from autograder.parts import closed_forms, reference_runs
+from autograder.parts.checking import case
+from autograder.parts.closed_forms import FLAT_TREE, NESTED_TREE, flatten_task, quadratic_problem
 from autograder.parts.reptile_update.closed_form import reptile_update
 
 K = 3
@@ -15,7 +15,7 @@ K = 3
 # 4.8e3 (reptile_moves_away).
 RTOL, ATOL = 1e-4, 1e-5
 # Reference run: SGD steps of 0.01 on support and query points together, then half a step.
-REFERENCE = dict(inner_lr=reference.CONFIG.inner_lr, inner_steps=3, outer_lr=0.5)
+REFERENCE = dict(inner_lr=reference_runs.CONFIG.inner_lr, inner_steps=3, outer_lr=0.5)
 
 
 def reptile_case(student, compare, tree, seed, tasks, inner_lr, inner_steps, outer_lr):
@@ -56,8 +56,8 @@ def test_other_rates_and_trees(student, compare):
       "initialisation give losses or parameters that differ from the reference run.")
 def test_reference_training_trajectory(student, reference_values):
     """Five jitted updates on stored meta-batches match the stored losses and parameters."""
-    batches = reference.trajectory_batches()[:5]
-    got = student.probe("reptile_reference", layers=reference.initial_layers(), batches=batches,
+    batches = reference_runs.trajectory_batches()[:5]
+    got = student.probe("reptile_reference", layers=reference_runs.initial_layers(), batches=batches,
                         timeout=60.0, **REFERENCE)
     reference_values.check(got)
     assert np.isfinite(got["losses"]).all()

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from autograder import reference
-from autograder.closed_forms import as_float32
-from autograder.framework import case
+from autograder.parts import reference_runs
+from autograder.parts.checking import case
+from autograder.parts.closed_forms import as_float32
 
 # float32 sums of <= 10 squared errors of size ~10: relative error below 1e-6.
 # Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one
@@ -49,7 +49,7 @@ def test_gradient_on_linear_model(student, compare):
                            "reference values.")
 def test_reference_network_losses(student, reference_values):
     """On the reference network and 25 stored tasks, the losses match the stored values."""
-    x_train, y_train, _, _ = reference.sinusoid_batch(reference.CONFIG.seed)
-    got = student.probe("square_error_loss_reference", layers=reference.initial_layers(),
+    x_train, y_train, _, _ = reference_runs.sinusoid_batch(reference_runs.CONFIG.seed)
+    got = student.probe("square_error_loss_reference", layers=reference_runs.initial_layers(),
                         xs=x_train, ys=y_train)
     reference_values.check(got)

@@ -9,10 +9,11 @@ times. So, without following any link:
 - only regular files named ``*.ipynb`` are candidates; links, folders and anything else are
   reported and never opened;
 - at most `MAX_CANDIDATES` of them are read (the assignment's own file names first);
-- each of the assignment's notebooks (`autograder.grade.ASSIGNMENT_PARTS`) is filled by the first
-  candidate whose content says it is that notebook (`autograder.grade.assignment_of`), so a
-  renamed download still counts; a file that cannot be read fills the notebook its name says, if
-  no readable file did. Every other file is reported, not graded.
+- each of the assignment's notebooks (`autograder.grading.grade.ASSIGNMENT_PARTS`) is filled by the
+  first candidate whose content says it is that notebook
+  (`autograder.grading.grade.assignment_of`), so a renamed download still counts; a file that
+  cannot be read fills the notebook its name says, if no readable file did. Every other file is
+  reported, not graded.
 """
 
 import dataclasses
@@ -20,8 +21,8 @@ import os
 import pathlib
 import stat
 
-from autograder.grade import ASSIGNMENT_PARTS, assignment_of, parts_for
-from autograder.notebook import NotebookError, read_notebook
+from autograder.grading.grade import ASSIGNMENT_PARTS, assignment_of, parts_for
+from autograder.grading.notebook import NotebookError, read_notebook
 
 MAX_CANDIDATES = 8  # notebook files read per submission; the assignment has two
 
@@ -77,7 +78,7 @@ def _priority(path):
     return (own.index(path.name) if path.name in own else len(own), str(path))
 
 
-def find(folder, recursive=True):
+def find(folder: str | pathlib.Path, recursive: bool = True) -> SubmissionFiles:
     """The files of the submission in ``folder`` to grade, and those reported instead."""
     folder = pathlib.Path(folder)
     skipped, candidates = [], []
@@ -115,10 +116,10 @@ def find(folder, recursive=True):
                            sorted(skipped, key=lambda s: str(s.path)))
 
 
-def read_capped(path):
+def read_capped(path: str | pathlib.Path) -> bytes:
     """The bytes of the regular file at ``path`` (never through a link), at most one byte past
-    `autograder.notebook.MAX_NOTEBOOK_BYTES`: enough for the reader to say it is too large."""
-    from autograder.notebook import MAX_NOTEBOOK_BYTES
+    `autograder.grading.notebook.MAX_NOTEBOOK_BYTES`: enough for the reader to say it is too large."""
+    from autograder.grading.notebook import MAX_NOTEBOOK_BYTES
 
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as f:

@@ -1,5 +1,7 @@
-"""What a part's checks declare (`case`), the fixtures they take (``student``, ``compare``,
-``reference_values``), and the pytest plugin that turns their outcomes into points.
+"""What a part's checks are written with: `case` declares a check's points and feedback, and the
+``compare`` and ``reference_values`` fixtures (`Comparisons`, `ReferenceValues`) compare what a
+probe returned with what the check expects, failing with evidence a student may read
+(`Mismatch`). The pytest plugin that runs the checks is `autograder.grading.framework`.
 
 A check is a pytest function in ``autograder/parts/<part>/checks.py``::
 
@@ -9,42 +11,17 @@ A check is a pytest function in ``autograder/parts/<part>/checks.py``::
         compare(got, closed_form(...), RTOL, ATOL, what="the result")
 """
 
-import copy
 import dataclasses
 import functools
 import json
 import math
-import sys
+import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
 
-from autograder import parts
-from autograder.errors import GraderError, StudentError, StudentTimeout
-from autograder.parts import SUBSTITUTES
-
-# Verbatim runs of the substitutes' source this long in a student's error message withhold it.
-_QUOTE_CHARACTERS = 24
-
-
-@functools.cache
-def _substitute_quotes():
-    text = " ".join(SUBSTITUTES.read_text().split())
-    return {text[i:i + _QUOTE_CHARACTERS] for i in range(len(text) - _QUOTE_CHARACTERS + 1)}
-
-
-def withhold_grader_source(error: StudentError) -> StudentError:
-    """``error``, or, if its message quotes the grader's own versions of graded names (code in
-    the student's process can raise an exception whose message is their source), the same kind
-    of error saying only that it raised. Encoded copies are not caught: see SECURITY.md."""
-    text = " ".join(str(error).split())
-    quotes = _substitute_quotes()
-    if not any(text[i:i + _QUOTE_CHARACTERS] in quotes
-               for i in range(len(text) - _QUOTE_CHARACTERS + 1)):
-        return error
-    kind = str(error).split(":", 1)[0] if ":" in str(error) else "an exception"
-    return type(error)(f"{kind}: (its message is withheld: it quoted the grader's own code)")
+from autograder.parts import Part
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,10 +30,10 @@ class Case:
     feedback: str
 
 
-def case(points: float, feedback: str):
+def case(points: float, feedback: str) -> Callable[[Callable], Callable]:
     """Declares a grader function's points and the message a student sees when it fails."""
 
-    def declare(function):
+    def declare(function: Callable) -> Callable:
         function.grading_case = Case(float(points), feedback)
         return function
 
@@ -173,7 +150,7 @@ class ReferenceValues:
     # code within 1e-11); the nearest wrong implementation is at 13 (step_returns_loss_after_update).
     RTOL, ATOL = 1e-3, 1e-4
 
-    def __init__(self, part: parts.Part, compare: Comparisons, recorded: dict | None) -> None:
+    def __init__(self, part: Part, compare: Callable, recorded: dict | None) -> None:
         self._part, self._compare, self._recorded = part, compare, recorded
 
     def check(self, got: Any) -> None:
@@ -186,107 +163,12 @@ class ReferenceValues:
 
 
 @functools.cache
-def _stored(path):
+def _stored(path: pathlib.Path) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
-@dataclasses.dataclass
-class CaseResult:
-    part: str
-    name: str
-    points: float
-    passed: bool
-    feedback: str
-    student_error: StudentError | None = None
-    # Each comparison's scaled error as a fraction of its tolerance (pass: all <= 1).
-    margins: list = dataclasses.field(default_factory=list)
-    evidence: str | None = None  # a failed comparison's values, for the student (`Mismatch`)
-
-
-class PartStudent:
-    """The child process as one part's checks see it.
-
-    Answers are memoized by request, so checks that look at different outputs of the same call
-    (a value and its gradient) share one run and one compilation. After a timeout the part stops
-    probing.
-    """
-
-    def __init__(self, process, plugin, part: parts.Part):
-        self._process, self._plugin, self._part = process, plugin, part
-
-    def probe(self, name: str, timeout: float = 20.0, **args) -> Any:
-        if self._plugin.grader_failure is not None:
-            raise GraderError(self._plugin.grader_failure)
-        if self._part.name in self._plugin.timed_out_parts:
-            raise StudentTimeout("Skipped: an earlier check of this part ran out of time.")
-        key = json.dumps([name, args], sort_keys=True)
-        if key not in self._plugin.answers:
-            try:
-                self._plugin.answers[key] = (
-                    self._process.probe(self._part, name, timeout, **args), None)
-            except StudentTimeout:
-                self._plugin.timed_out_parts.add(self._part.name)
-                raise
-            except StudentError as error:
-                self._plugin.answers[key] = (None, withhold_grader_source(error))
-        value, error = self._plugin.answers[key]
-        if error is not None:
-            raise error
-        return copy.deepcopy(value)
-
-
-class GradingPlugin:
-    """Collects one `CaseResult` per grader function; nothing else decides a point."""
-
-    def __init__(self, process, recorded: dict | None = None):
-        """``recorded``: a dict to record reference values into instead of comparing them."""
-        self.process = process
-        self.recorded = recorded
-        self.results = []
-        self.timed_out_parts = set()
-        self.answers = {}
-        self.grader_failure = None  # why the grader itself failed: no check is then believed
-        self._comparisons = {}  # each running check's `Comparisons`, by node id
-
-    @pytest.fixture
-    def student(self, request):
-        return PartStudent(self.process, self, _part_of(request.node))
-
-    @pytest.fixture
-    def compare(self, request):
-        return self._comparisons.setdefault(request.node.nodeid, Comparisons())
-
-    @pytest.fixture
-    def reference_values(self, request, compare):
-        return ReferenceValues(_part_of(request.node), compare, self.recorded)
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item, call):
-        outcome = yield
-        report = outcome.get_result()
-        declared = getattr(item.function, "grading_case", None)
-        if declared is None or report.when == "teardown":
-            return
-        if report.when == "setup" and report.passed:
-            return
-        comparisons = self._comparisons.pop(item.nodeid, None)
-        margins = comparisons.margins if comparisons is not None else []
-        student_error = None
-        evidence = None
-        if call.excinfo is not None and isinstance(call.excinfo.value, Mismatch):
-            evidence = str(call.excinfo.value)
-        if call.excinfo is not None and isinstance(call.excinfo.value, GraderError):
-            self.grader_failure = self.grader_failure or str(call.excinfo.value)
-        elif call.excinfo is not None and isinstance(call.excinfo.value, StudentError):
-            student_error = call.excinfo.value
-        elif call.excinfo is not None and not isinstance(call.excinfo.value, AssertionError):
-            print(f"grader error in {item.nodeid}: {call.excinfo.value!r}", file=sys.stderr)
-        self.results.append(CaseResult(_part_of(item).name, item.name, declared.points,
-                                       report.passed, declared.feedback, student_error,
-                                       margins, evidence))
-
-
-def _part_of(item) -> parts.Part:
-    """The part whose checks file holds the pytest ``item``."""
-    return parts.get(item.path.parent.name)
+@functools.cache
+def _stored(path: pathlib.Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

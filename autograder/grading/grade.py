@@ -1,19 +1,28 @@
-"""Grading one notebook: extract, run in a child process, apply the pytest graders, add up."""
+"""Grading one notebook: extract, run in a sandboxed child process, run the parts' checks, add up.
+
+The result is a `autograder.grading.record.GradeResult`, which owns every form a grade takes.
+"""
 
 import contextlib
-import dataclasses
+import hashlib
+import importlib
 import io
+import json
 import os
 import pathlib
 
 import pytest
 
 from autograder import parts as registry
-from autograder.errors import GraderError
-from autograder.framework import CaseResult, GradingPlugin
-from autograder.notebook import (NotebookError, defined_names, extract_definitions,
-                                 read_notebook)
-from autograder.student_process import StudentProcess
+from autograder.grading.framework import CaseResult, GradingPlugin
+from autograder.grading.notebook import (NotebookError, defined_names, extract_definitions,
+                                         read_notebook)
+from autograder.grading.record import GradeResult, PartResult
+from autograder.isolation.errors import GraderError
+from autograder.isolation.student_process import StudentProcess
+
+__all__ = ["ASSIGNMENT_PARTS", "ALL_PARTS", "GradeResult", "PartResult", "grade_notebook",
+           "grade_notebooks", "max_points", "manual_points", "notebook_grading_key"]
 
 # The graded names of each notebook, in the notebook's order (`autograder.parts`).
 ASSIGNMENT_PARTS = {notebook: registry.of_notebook(notebook) for notebook in registry.NOTEBOOKS}
@@ -22,47 +31,19 @@ ALL_PARTS = list(registry.PARTS)
 MANUAL_POINTS = registry.NOTEBOOKS
 
 
-def manual_points(parts):
+def manual_points(parts: list[str]) -> float:
     """Hand-graded points of the notebook whose autograded parts are ``parts`` (0 for a subset)."""
     return next((MANUAL_POINTS[name] for name, own in ASSIGNMENT_PARTS.items()
                  if list(parts) == own), 0.0)
 
 
-@dataclasses.dataclass
-class PartResult:
-    name: str
-    score: float
-    max: float
-    feedback: str
-
-
-@dataclasses.dataclass
-class GradeResult:
-    notebook: str
-    total: float
-    max_total: float
-    parts: list
-    error: str | None = None
-    cases: list = dataclasses.field(default_factory=list, repr=False)  # not in the JSON
-    # The grader failed (not the student): `total` and every score are None, never a zero.
-    grader_failed: bool = dataclasses.field(default=False, repr=False)  # not in the JSON
-    grading_key: str | None = dataclasses.field(default=None, repr=False)  # not in the JSON
-
-    def to_json(self):
-        return {field: value for field, value in dataclasses.asdict(self).items()
-                if field not in ("cases", "grader_failed", "grading_key")}
-
-    def part(self, name):
-        return next(p for p in self.parts if p.name == name)
-
-
-def parts_for(path):
+def parts_for(path: str | pathlib.Path) -> list[str]:
     """The parts of the notebook at ``path`` by its file name, else MAML's (for files that
     cannot be read, so have no content to go by)."""
     return ASSIGNMENT_PARTS.get(pathlib.Path(path).stem, ASSIGNMENT_PARTS["maml"])
 
 
-def assignment_of(notebook, path):
+def assignment_of(notebook: dict, path: str | pathlib.Path) -> str:
     """Which assignment notebook this is, by its content, so that a renamed download
     (``beyond_maml (1).ipynb``) is graded as what it is: the nbgrader ``grade_id``s of its cells,
     else the graded names its code defines, else its file name.
@@ -95,7 +76,8 @@ def assignment_of(notebook, path):
                         "beyond_maml.ipynb): it has none of their graded cells or functions.")
 
 
-def run_graders(process, parts, recorded=None):
+def run_graders(process: StudentProcess, parts: list[str],
+                recorded: dict | None = None) -> list[CaseResult]:
     """Runs the checks of ``parts`` against ``process``; returns the `CaseResult`s. With
     ``recorded`` (a dict) the reference values are recorded into it instead of compared."""
     plugin = GradingPlugin(process, recorded)
@@ -147,7 +129,8 @@ def _part_feedback(part, cases, load_errors):
     return text if len(text) <= FEEDBACK_CHARACTERS else text[:FEEDBACK_CHARACTERS - 3] + "..."
 
 
-def summarize(notebook, parts, case_results, load_errors=()):
+def summarize(notebook: str, parts: list[str], case_results: list[CaseResult],
+              load_errors: list[str] = ()) -> GradeResult:
     part_results = []
     for part in parts:
         cases = [c for c in case_results if c.part == part]
@@ -160,14 +143,12 @@ def summarize(notebook, parts, case_results, load_errors=()):
                        cases=list(case_results))
 
 
-def max_points(parts):
+def max_points(parts: list[str]) -> dict[str, float]:
     """Each part's maximum, read from the grader files' declarations (no student code runs)."""
     return {p.name: p.max for p in summarize("", parts, _declared_cases(parts)).parts}
 
 
 def _declared_cases(parts):
-    import importlib
-
     cases = []
     for part in parts:
         module = importlib.import_module(f"autograder.parts.{part}.checks")
@@ -177,14 +158,16 @@ def _declared_cases(parts):
     return cases
 
 
-def grade_notebook(path, parts=None, fill_cache=False):
+def grade_notebook(path: str | pathlib.Path, parts: list[str] | None = None,
+                   fill_cache: bool = False) -> GradeResult:
     """Grades the notebook at ``path`` as the assignment notebook its content says it is (or
     only ``parts``); never raises for anything in the notebook. ``fill_cache`` only for trusted
-    notebooks (`autograder.compilation_cache`)."""
+    notebooks (`autograder.isolation.compilation_cache`)."""
     return grade_notebooks([path], parts, fill_cache)[0]
 
 
-def grade_notebooks(paths, parts=None, fill_cache=False, recorded=None):
+def grade_notebooks(paths: list, parts: list[str] | None = None, fill_cache: bool = False,
+                    recorded: dict | None = None) -> list[GradeResult]:
     """Grades notebooks one after another, each exactly as `grade_notebook` grades it alone: each
     in a sandbox of its own, since a notebook's process holds the grader's own versions of the
     parts it builds on (`autograder/parts/substitutes.py`) and must leave nothing for the next
@@ -193,40 +176,35 @@ def grade_notebooks(paths, parts=None, fill_cache=False, recorded=None):
     for path in paths:
         try:
             notebook = read_notebook(path)
-            own_parts = parts or ASSIGNMENT_PARTS[assignment_of(notebook, path)]
+            assignment = assignment_of(notebook, path)
+            own_parts = parts or ASSIGNMENT_PARTS[assignment]
             statements, unparsed = extract_definitions(notebook)
         except NotebookError as error:
-            own_parts = parts or parts_for(path)
-            maxima = max_points(own_parts)
-            results.append(GradeResult(
-                notebook=str(path), total=0.0, max_total=sum(maxima.values()),
-                parts=[PartResult(p, 0.0, maxima[p], str(error)) for p in own_parts],
-                error=str(error)))
+            results.append(GradeResult.unreadable(str(path), max_points(parts or parts_for(path)),
+                                                  str(error)))
             continue
         try:
             with StudentProcess(statements, fill_cache) as process:
                 case_results = run_graders(process, own_parts, recorded)
         except Exception as error:  # noqa: BLE001 - a grader failure: this notebook only
-            results.append(grader_failure(path, own_parts, error))
+            results.append(GradeResult.grader_failure(str(path), max_points(own_parts), error))
             continue
         result = summarize(path, own_parts, case_results, unparsed + process.load_errors)
+        result.assignment = assignment
         result.grading_key = grading_key(own_parts, statements, unparsed)
         results.append(result)
     return results
 
 
-def grading_key(parts, statements, unparsed):
+def grading_key(parts: list[str], statements: list, unparsed: list[str]) -> str:
     """A digest of everything grading reads from a notebook: the parts, the extracted statements
     and the unparsable cells. Two notebooks with the same key get the same grade (nbgrader's
     sanitized copy of a submission has the raw file's key unless a locked cell was edited)."""
-    import hashlib
-    import json
-
     text = json.dumps([list(parts), [[s.cell, s.source] for s in statements], list(unparsed)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def notebook_grading_key(path):
+def notebook_grading_key(path: str | pathlib.Path) -> str | None:
     """`grading_key` of the notebook at ``path``, or None when it cannot be read or placed."""
     try:
         notebook = read_notebook(path)
@@ -234,16 +212,3 @@ def notebook_grading_key(path):
     except NotebookError:
         return None
     return grading_key(parts, *extract_definitions(notebook))
-
-
-GRADER_FAILED = "The grader failed on this machine, not the student's notebook"
-
-
-def grader_failure(path, parts, error):
-    """A result with no score at all: the grading machine is at fault, not the student."""
-    maxima = max_points(parts)
-    return GradeResult(
-        notebook=str(path), total=None, max_total=sum(maxima.values()),
-        parts=[PartResult(p, None, maxima[p], "Not graded: the grader failed.") for p in parts],
-        error=f"{GRADER_FAILED}: {error}. Run python -m autograder --self-check.",
-        grader_failed=True)

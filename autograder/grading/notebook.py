@@ -8,6 +8,7 @@ during grading, and a cell that fails to parse costs only what it defines.
 import ast
 import dataclasses
 import json
+import pathlib
 
 
 # The most of a file the trusted parent reads: nbgrader's own cap on a submitted file
@@ -28,7 +29,7 @@ class Statement:
     source: str
 
 
-def read_notebook(path):
+def read_notebook(path: str | pathlib.Path) -> dict:
     """Reads ``path`` as an nbformat 4 notebook (plain dicts), or raises `NotebookError`.
 
     Plain `json` rather than `nbformat`: importing nbformat's validator alone takes seconds.
@@ -63,7 +64,7 @@ def read_notebook(path):
     return data
 
 
-def code_cells(notebook):
+def code_cells(notebook: dict) -> list[tuple[int, dict]]:
     """``(index, source)`` of every code cell that is not an nbgrader test cell."""
     for index, cell in enumerate(notebook["cells"]):
         if not isinstance(cell, dict):
@@ -117,7 +118,7 @@ def _unparse(node):
         raise SyntaxError("it is nested too deeply or too large to parse") from None
 
 
-def extract_definitions(notebook):
+def extract_definitions(notebook: dict) -> tuple[list[Statement], list[str]]:
     """The top-level definitions of the notebook's code cells, in order, one per statement.
 
     Returns:
@@ -137,7 +138,7 @@ def extract_definitions(notebook):
     return statements, unparsed
 
 
-def defined_names(notebook):
+def defined_names(notebook: dict) -> set[str]:
     """The names of the functions and classes defined at the top level of the code cells."""
     names = set()
     for _, source in code_cells(notebook):

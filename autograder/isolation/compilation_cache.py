@@ -7,14 +7,15 @@ persistent cache (keyed by the program, the compile options, the XLA flags and t
 hands the child the executable that the reference grading compiled, bit for bit what compiling it
 again would give.
 
-Who writes: only the self-check (`autograder.self_check`), which grades the instructor's notebooks.
-Its child writes into a private staging folder, and the trusted parent moves each new entry into
-the cache with an atomic rename once the child has ended on its own. Student children see the
-entries folder read-only (bubblewrap binds it so) and are told never to write (a minimum compile
-time no program reaches): a student cannot plant an executable for another student's program.
-Nor can they list it (mode 0311, no read bit, and read-only so no chmod): an entry opens only by
-its key, a hash of the program, so a student can load only programs they can trace themselves,
-never the compiled reference solutions. The parent keeps the names in an index beside it.
+Who writes: only the self-check (`autograder.grading.self_check`), which grades the instructor's
+notebooks. Its child writes into a private staging folder, and the trusted parent moves each new
+entry into the cache with an atomic rename once the child has ended on its own. Student children
+see the entries folder read-only (bubblewrap binds it so) and are told never to write (a minimum
+compile time no program reaches): a student cannot plant an executable for another student's
+program. Nor can they list it (mode 0311, no read bit, and read-only so no chmod): an entry opens
+only by its key, a hash of the program, so a student can load only programs they can trace
+themselves, never the compiled reference solutions. The parent keeps the names in an index beside
+it.
 
 The cache lives in ``$AUTOGRADER_COMPILATION_CACHE`` (``off`` disables it), else
 ``$XDG_CACHE_HOME/maml-autograder`` or ``~/.cache/maml-autograder``, in a subfolder per machine
@@ -61,13 +62,13 @@ def _versions():
     return [f"{name}=={metadata.version(name)}" for name in ("jax", "jaxlib", "matplotlib")]
 
 
-def fingerprint(xla_flags):
+def fingerprint(xla_flags: str) -> str:
     """What an executable compiled here depends on, as 16 hex digits."""
     text = "\n".join([platform.machine(), _cpu_flags(), sys.version, *_versions(), xla_flags])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def directory(xla_flags):
+def directory(xla_flags: str) -> pathlib.Path | None:
     """The cache folder for children run with ``xla_flags`` (created), or None when turned off."""
     setting = os.environ.get(SETTING, "")
     if setting.lower() == "off":
@@ -92,7 +93,7 @@ def directory(xla_flags):
     return folder
 
 
-def child_env(folder, staging=None):
+def child_env(folder: pathlib.Path, staging: pathlib.Path | None = None) -> dict[str, str]:
     """JAX's settings for a child: read ``folder``'s entries; write new ones to ``staging`` if
     given (then it reads those there instead)."""
     env = {"JAX_COMPILATION_CACHE_DIR": str(staging or folder / ENTRIES),
@@ -107,13 +108,13 @@ def child_env(folder, staging=None):
     return env
 
 
-def names(folder):
+def names(folder: pathlib.Path) -> set[str]:
     """The names of the entries in ``folder`` (from its index)."""
     listed = (folder / INDEX).read_text(encoding="utf-8").split()
     return list(dict.fromkeys(n for n in listed if n.endswith(ENTRY_SUFFIX) and "/" not in n))
 
 
-def prepare_staging(folder, staging):
+def prepare_staging(folder: pathlib.Path, staging: pathlib.Path) -> None:
     """Copies the current entries into ``staging``, so that the filling child reads them too."""
     for name in names(folder):
         try:
@@ -122,7 +123,7 @@ def prepare_staging(folder, staging):
             pass  # deleted by hand: compiled again
 
 
-def copy_font_list(folder, home):
+def copy_font_list(folder: pathlib.Path, home: pathlib.Path) -> None:
     """Puts the cached matplotlib font list where a child with ``home`` looks for it."""
     for font_list in (folder / MATPLOTLIB).glob("fontlist-*.json"):
         target = home / ".cache" / "matplotlib"
@@ -133,7 +134,7 @@ def copy_font_list(folder, home):
         (target / font_list.name).chmod(0o644)
 
 
-def publish(staging, folder):
+def publish(staging: pathlib.Path, folder: pathlib.Path) -> int:
     """Moves the entries a trusted child wrote in ``staging`` into ``folder``; returns how many.
     Call it only once that child has ended on its own (JAX writes an entry in place).
 
@@ -162,6 +163,6 @@ def publish(staging, folder):
     return len(published)
 
 
-def entries(folder):
+def entries(folder: pathlib.Path) -> int:
     """The number of compiled programs in ``folder``."""
     return len(names(folder))

@@ -1,16 +1,16 @@
 """Least privilege for the student's process: bubblewrap, resource limits, a scratch directory.
 
-The child runs in a bubblewrap (``bwrap``) sandbox built from an allowlist: the system's
-libraries and programs, the Python installation and virtual environment, and the two packages it
-imports (`inside_sandbox`, all the code that runs in the sandbox, and `maml_helpers`), all
-read-only; a fresh ``/tmp`` and a writable scratch directory. No file of `autograder` is there:
-the graders, closed forms and reference values are outside by default, not hidden by a mask.
-Nothing else of the filesystem is there (no home directories, no course root, no other copy of
-this repository), there is no network, and it has its own PID, IPC and UTS namespaces, a new
-session and an empty environment. It holds no capabilities, runs as an unprivileged uid (its own
-one when the grader runs as root) and cannot create user namespaces of its own
-(`autograder.seccomp`). Resource limits (CPU seconds, address space, processes, file size) are
-set by the child itself before any student code runs (`inside_sandbox.limits`).
+The child runs in a bubblewrap (``bwrap``) sandbox built from an allowlist: the system's libraries
+and programs, the Python installation and virtual environment, and the two packages it imports
+(`inside_sandbox`, all the code that runs in the sandbox, and `maml_helpers`), all read-only; a
+fresh ``/tmp`` and a writable scratch directory. No file of `autograder` is there: the graders,
+closed forms and reference values are outside by default, not hidden by a mask. Nothing else of the
+filesystem is there (no home directories, no course root, no other copy of this repository), there
+is no network, and it has its own PID, IPC and UTS namespaces, a new session and an empty
+environment. It holds no capabilities, runs as an unprivileged uid (its own one when the grader
+runs as root) and cannot create user namespaces of its own (`autograder.isolation.seccomp`).
+Resource limits (CPU seconds, address space, processes, file size) are set by the child itself
+before any student code runs (`inside_sandbox.limits`).
 
 Where bubblewrap is missing or cannot create namespaces, grading still runs, without the
 sandbox, and says so on stderr every time.
@@ -26,14 +26,15 @@ import subprocess
 import sys
 
 import inside_sandbox
-from autograder import seccomp
+from autograder.isolation import seccomp
 from inside_sandbox.limits import PROCESS_LIMIT, RUN_AS
 
 # The only folder of this project's code that the sandbox binds (besides `maml_helpers`).
 INSIDE = pathlib.Path(inside_sandbox.__file__).resolve().parent
 TMP_BYTES = 512 * 1024 ** 2  # the sandbox's /tmp, a tmpfs: RAM, so sized (and in its memory cgroup)
-# All of a sandbox's processes together, tmpfs included (`autograder.cgroups`): grading a correct
-# notebook peaks at about 300 MiB (each of alice's notebooks, measured in the sandbox's cgroup).
+# All of a sandbox's processes together, tmpfs included (`autograder.isolation.cgroups`): grading a
+# correct notebook peaks at about 300 MiB (each of alice's notebooks, measured in the sandbox's
+# cgroup).
 MEMORY_BYTES = 2 * 1024 ** 3
 # When the grader runs as root, each sandbox runs as its own unprivileged uid (no passwd entry):
 # root ignores RLIMIT_NPROC, and a uid of its own keeps one sandbox's count from another's.
@@ -60,7 +61,7 @@ def inside_command(module: str, *args: str) -> list[str]:
 
 
 @functools.cache
-def bubblewrap():
+def bubblewrap() -> str | None:
     """The path of a working ``bwrap``, or None."""
     path = shutil.which("bwrap")
     if path is None:
@@ -70,7 +71,7 @@ def bubblewrap():
     return path if probe.returncode == 0 else None
 
 
-def warn_unsandboxed():
+def warn_unsandboxed() -> None:
     print("autograder: WARNING: bubblewrap (bwrap) is not available or cannot create namespaces; "
           "student code runs WITHOUT the filesystem and network sandbox (resource limits still "
           "apply). Install Debian's 'bubblewrap' package.", file=sys.stderr, flush=True)
@@ -87,7 +88,8 @@ def _ancestors(paths):
     return sorted(above - bound - {"/"}, key=lambda d: (d.count("/"), d))
 
 
-def wrap(command, scratch, env, writable=(), readable=(), cwd=None):
+def wrap(command: list[str], scratch: str, env: dict[str, str], writable: tuple | list = (),
+         readable: tuple | list = (), cwd: str | None = None) -> list[str]:
     """``command`` run inside the sandbox with ``env`` only, in ``cwd`` (default ``scratch``):
     ``scratch`` and ``writable`` paths writable, ``readable`` ones read-only besides the
     allowlist."""

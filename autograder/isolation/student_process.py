@@ -12,9 +12,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import TYPE_CHECKING, Any
 
-from autograder import cgroups, compilation_cache, sandbox
-from autograder.errors import KINDS, CodeRaised, GraderError, StudentError, StudentTimeout
+from autograder.isolation import cgroups, compilation_cache, sandbox
+from autograder.isolation.errors import CodeRaised, GraderError, KINDS, StudentError, StudentTimeout
+
+if TYPE_CHECKING:
+    from autograder.parts import Part
 
 STARTUP_SECONDS = 60.0
 # All the checks of one notebook together: a correct one takes about 10 s, so 30x that. Past it,
@@ -45,7 +49,7 @@ _sandboxes = itertools.count()
 
 
 def _cgroup():
-    """Cgroups of a new sandbox (`autograder.cgroups`), or None where the machine has none
+    """Cgroups of a new sandbox (`autograder.isolation.cgroups`), or None where the machine has none
     usable (said once on stderr)."""
     made = cgroups.SandboxCgroup.create(f"sandbox-{os.getpid()}-{next(_sandboxes)}",
                                         sandbox.MEMORY_BYTES, sandbox.PROCESS_LIMIT)
@@ -132,16 +136,16 @@ class Sandbox:
         return env, writable, readable
 
     @property
-    def alive(self):
+    def alive(self) -> bool:
         return self.process is not None
 
-    def usage(self):
+    def usage(self) -> tuple[float, float | None, float | None]:
         """``(time, CPU seconds, CPU stall seconds)`` now, for `starved` (None where unknown)."""
         if self.cgroup is None:
             return time.monotonic(), None, None
         return time.monotonic(), self.cgroup.cpu_seconds(), self.cgroup.cpu_stall_seconds()
 
-    def starved(self, since):
+    def starved(self, since: tuple[float, float | None, float | None]) -> str | None:
         """Why the sandbox was starved of CPU by others since `usage` gave ``since``, or None:
         its processes were ready to run (CPU pressure) most of the time, yet ran little."""
         start, cpu, stall = since
@@ -155,7 +159,7 @@ class Sandbox:
                     f"waited {waited:.0f} s for a CPU and ran {ran:.1f} s; grade it again")
         return None
 
-    def start(self, index):
+    def start(self, index: int) -> tuple[int, int]:
         """Forks notebook ``index``'s worker; returns its ``(request_write, response_read)``."""
         try:
             os.write(self._control, f"{index}\n".encode())
@@ -163,13 +167,13 @@ class Sandbox:
             pass  # the server is gone: the parent reads EOF and says so
         return self._fds[index]
 
-    def finish(self, index):
+    def finish(self, index: int) -> None:
         """Tells notebook ``index``'s worker to exit (end of its requests)."""
         if not self._killed and self._fds[index][0] is not None:
             os.close(self._fds[index][0])
             self._fds[index] = (None, self._fds[index][1])
 
-    def exit_status(self, index, timeout=1.0):
+    def exit_status(self, index: int, timeout: float = 1.0) -> int | None:
         """The exit status of notebook ``index``'s worker, once it ended (None if not known)."""
         deadline = time.monotonic() + timeout
         while index not in self._statuses and self.alive:
@@ -187,14 +191,14 @@ class Sandbox:
                 self._statuses[number] = code
         return self._statuses.get(index)
 
-    def log_tail(self, limit=600):
+    def log_tail(self, limit: int = 600) -> str:
         try:
             text = (self.scratch / "output.log").read_bytes().decode("utf-8", "replace")
         except OSError:
             return ""
         return " ".join(text.split())[-limit:]
 
-    def close(self):
+    def close(self) -> None:
         """Ends the sandbox; a filling one is first let finish (its cache entries whole), then
         what it compiled is published."""
         if self._staging is not None and self.process is not None and not self._killed:
@@ -216,7 +220,7 @@ class Sandbox:
                           file=sys.stderr, flush=True)
         self.kill()
 
-    def kill(self):
+    def kill(self) -> None:
         """Ends the sandbox with everything in it at once (nothing is published)."""
         if self._killed:
             return
@@ -250,7 +254,8 @@ class StudentProcess:
 
     def __init__(self, statements, fill_cache=False):
         """``fill_cache``: trusted code only (the self-check); its compiled programs go into the
-        compilation cache (`autograder.compilation_cache`), which every other child only reads."""
+        compilation cache (`autograder.isolation.compilation_cache`), which every other child only
+        reads."""
         self._statements = [_plain(s) for s in statements]
         self._fill_cache = fill_cache
         self._sandbox = None
@@ -370,7 +375,7 @@ class StudentProcess:
             raise StudentError(f"The process running your code answered garbage while {doing}.")
         return message
 
-    def probe(self, part, name, timeout, **args):
+    def probe(self, part: "Part", name: str, timeout: float, **args) -> Any:
         """Runs probe ``name`` of ``part`` (an `autograder.parts.Part`) in the child on ``args``;
         returns its value. The part's probes (and the substitutes it uses) go to the child with
         its first request.
@@ -412,13 +417,13 @@ class StudentProcess:
             raise kind(str(answer.get("error", "unknown error")))
         return answer.get("value")
 
-    def kill(self):
+    def kill(self) -> None:
         """Ends this worker's sandbox with everything in it."""
         if self._sandbox is not None:
             self._sandbox.kill()
             self._sandbox = None
 
-    def close(self):
+    def close(self) -> None:
         """Done with this notebook: its sandbox ends (a filling one publishes what it compiled)."""
         if self._sandbox is not None:
             self._sandbox.close()
