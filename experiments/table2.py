@@ -38,7 +38,7 @@ import scipy.stats
 from maml_helpers import evaluation
 from maml_helpers.config import ComparisonConfig
 
-from autograder import course_root
+from autograder.grading import course_root
 from experiments import methods
 
 METHODS = ["maml", "first_order", "reptile", "imaml", "pretrained"]
