@@ -5,6 +5,7 @@ the working directory. Run it after changing an instructor solution that a refer
 import argparse
 import sys
 
+from autograder.grading.record import ExitStatus
 from autograder.grading.self_check import record_reference_values
 
 
@@ -16,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     _, values = record_reference_values()
     print(f"wrote the reference values of {len(values)} parts ({', '.join(values)})",
           file=sys.stderr)
-    return 0
+    return ExitStatus.OK
 
 
 if __name__ == "__main__":

@@ -65,8 +65,8 @@ def adaptation_loss(loss, alpha, steps=1, first_order=False):
     frame = sys._getframe()
     while frame is not None:
         request = frame.f_locals.get("request")
-        if isinstance(request, dict) and "install" in request:
-            raise RuntimeError(request["install"])
+        if isinstance(request, dict) and (request.get("define") or {}).get("substitutes"):
+            raise RuntimeError(request["define"]["substitutes"])
         frame = frame.f_back
     raise RuntimeError("no grader code found")
 '''

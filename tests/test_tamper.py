@@ -90,7 +90,7 @@ TRICKS = {
     "read_hidden_sources": """
     import glob, pathlib
     stolen = ""
-    for pattern in ("/work/**/substitutes.py", "/work/**/test_adapt.py", "/tmp/**/*.py"):
+    for pattern in ("/work/**/substitutes.py", "/work/**/checks.py", "/tmp/**/*.py"):
         for path in glob.glob(pattern, recursive=True):
             try:
                 stolen += pathlib.Path(path).read_text()

@@ -15,19 +15,20 @@ import dataclasses
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def as_float32(array):
+def as_float32(array: ArrayLike) -> np.ndarray:
     """Rounds to float32 (what the child sees), then computes in float64."""
     return np.asarray(array, dtype=np.float32).astype(np.float64)
 
 
-def tree_size(tree):
+def tree_size(tree: list) -> int:
     """The number of scalars in a tree spec ``[[path keys], shape], ...``."""
     return sum(math.prod(shape) for _, shape in tree)
 
 
-def flatten_task(*arrays):
+def flatten_task(*arrays: ArrayLike) -> np.ndarray:
     return np.concatenate([np.ravel(a) for a in arrays])
 
 
@@ -38,7 +39,7 @@ class Quadratic:
     B: np.ndarray
 
     @classmethod
-    def random(cls, seed, tree, data_size):
+    def random(cls, seed: int, tree: list, data_size: int) -> "Quadratic":
         rng = np.random.default_rng(seed)
         n = tree_size(tree)
         q, _ = np.linalg.qr(rng.normal(size=(n, n)))
@@ -48,24 +49,25 @@ class Quadratic:
         return cls(tree, A, B)
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self.A.shape[0]
 
-    def spec(self):
+    def spec(self) -> dict:
         return {"tree": self.tree, "A": self.A.tolist(), "B": self.B.tolist()}
 
-    def loss(self, v, z):
+    def loss(self, v: np.ndarray, z: np.ndarray) -> float:
         return 0.5 * v @ self.A @ v - v @ self.B @ z
 
-    def grad(self, v, z):
+    def grad(self, v: np.ndarray, z: np.ndarray) -> np.ndarray:
         return self.A @ v - self.B @ z
 
-    def adapt(self, v, z, alpha, steps):
+    def adapt(self, v: np.ndarray, z: np.ndarray, alpha: float, steps: int) -> np.ndarray:
         for _ in range(steps):
             v = v - alpha * self.grad(v, z)
         return v
 
-    def adaptation_loss(self, v, z_train, z_test, alpha, steps, first_order):
+    def adaptation_loss(self, v: np.ndarray, z_train: np.ndarray, z_test: np.ndarray, alpha: float,
+                        steps: int, first_order: bool) -> tuple[float, np.ndarray]:
         """The adapted test loss and its meta-gradient (first-order drops the Jacobian)."""
         adapted = self.adapt(v, z_train, alpha, steps)
         outer = self.grad(adapted, z_test)
@@ -75,16 +77,16 @@ class Quadratic:
         return self.loss(adapted, z_test), outer
 
 
-def quadratic_problem(seed, tree, k, extra_data=1):
+def quadratic_problem(seed: int, tree: list, k: int, extra_data: int = 1) -> Quadratic:
     """A random `Quadratic` over ``tree`` for tasks with ``k`` points of (x, y)."""
     return Quadratic.random(seed, tree, data_size=2 * k * extra_data)
 
 
-def random_vector(seed, size, scale=1.0):
+def random_vector(seed: int, size: int, scale: float = 1.0) -> np.ndarray:
     return as_float32(np.random.default_rng(seed).normal(size=size) * scale)
 
 
-def random_task(seed, k, tasks=1):
+def random_task(seed: int, k: int, tasks: int = 1) -> list[np.ndarray]:
     """``tasks`` tasks of ``k`` points: (x_train, y_train, x_test, y_test), each (tasks, k, 1)."""
     rng = np.random.default_rng(seed)
     return [as_float32(rng.uniform(-2, 2, size=(tasks, k, 1))) for _ in range(4)]

@@ -6,13 +6,15 @@ References:
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-from autograder.parts.closed_forms import as_float32, tree_size
+from autograder.parts.closed_forms import Quadratic, as_float32, tree_size
 
 
-def conjugate_gradient(matvec, b, steps):
+def conjugate_gradient(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
+                       steps: int) -> np.ndarray:
     """``steps`` iterations of conjugate gradient on ``matvec(x) = b`` from ``x = 0``."""
     x = np.zeros_like(b)
     r = b.copy()
@@ -39,27 +41,29 @@ class CoshLoss:
     B: np.ndarray
 
     @classmethod
-    def random(cls, seed, tree, data_size):
+    def random(cls, seed: int, tree: list, data_size: int) -> "CoshLoss":
         rng = np.random.default_rng(seed)
         n = tree_size(tree)
         return cls(tree, as_float32(rng.uniform(0.5, 2.0, n)),
                    as_float32(rng.normal(size=(n, data_size)) / math.sqrt(data_size)))
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self.a.shape[0]
 
-    def spec(self):
+    def spec(self) -> dict:
         return {"tree": self.tree, "cosh": self.a.tolist(), "B": self.B.tolist()}
 
-    def grad(self, v, z):
+    def grad(self, v: np.ndarray, z: np.ndarray) -> np.ndarray:
         return self.a * np.sinh(v) - self.B @ z
 
-    def hessian(self, v):
+    def hessian(self, v: np.ndarray) -> np.ndarray:
         return np.diag(self.a * np.cosh(v))
 
 
-def imaml_meta_gradient(problem, v, z_train, z_test, lam, inner_lr, inner_steps, cg_steps):
+def imaml_meta_gradient(problem: Quadratic | CoshLoss, v: np.ndarray, z_train: np.ndarray,
+                        z_test: np.ndarray, lam: float, inner_lr: float, inner_steps: int,
+                        cg_steps: int) -> np.ndarray:
     """The implicit meta-gradient: proximal gradient descent from ``v``, then CG on
     ``(I + H(phi)/lam) x = grad L_test(phi)``; ``problem`` is a `Quadratic` or a `CoshLoss`."""
     phi = v.copy()

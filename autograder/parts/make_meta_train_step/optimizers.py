@@ -6,12 +6,12 @@ import numpy as np
 class Adam:
     """optax.adam's update, in float64: bias-corrected moments, ``eps`` outside the root."""
 
-    def __init__(self, lr, b1=0.9, b2=0.999, eps=1e-8):
+    def __init__(self, lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
         self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
         self.m = self.v = 0.0
         self.t = 0
 
-    def step(self, params, grad):
+    def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
         self.t += 1
         self.m = self.b1 * self.m + (1 - self.b1) * grad
         self.v = self.b2 * self.v + (1 - self.b2) * grad ** 2
@@ -23,9 +23,9 @@ class Adam:
 class Momentum:
     """optax.sgd with momentum: ``t <- g + beta t``, ``p <- p - lr t``."""
 
-    def __init__(self, lr, momentum):
+    def __init__(self, lr: float, momentum: float) -> None:
         self.lr, self.momentum, self.trace = lr, momentum, 0.0
 
-    def step(self, params, grad):
+    def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
         self.trace = grad + self.momentum * self.trace
         return params - self.lr * self.trace

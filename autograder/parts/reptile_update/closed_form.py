@@ -6,8 +6,11 @@ References:
 
 import numpy as np
 
+from autograder.parts.closed_forms import Quadratic
 
-def reptile_update(problem, v, tasks, inner_lr, inner_steps, outer_lr):
+
+def reptile_update(problem: Quadratic, v: np.ndarray, tasks: list[np.ndarray], inner_lr: float,
+                   inner_steps: int, outer_lr: float) -> np.ndarray:
     """``v + outer_lr * mean_i(adapt(v, z_i) - v)`` for the flattened tasks ``z_i``."""
     adapted = [problem.adapt(v, z, inner_lr, inner_steps) for z in tasks]
     return v + outer_lr * np.mean([phi - v for phi in adapted], axis=0)
