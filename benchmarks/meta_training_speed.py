@@ -8,8 +8,10 @@ two loops alternate, R times each, and the medians and their ratio are printed.
 
 import argparse
 import os
+import pathlib
 import platform
 import statistics
+import sys
 import time
 
 import jax
@@ -17,8 +19,10 @@ import jax.numpy as jnp
 from maml_helpers.config import ComparisonConfig
 from maml_helpers.tasks import sample_meta_batch
 
-from experiments import methods
-from experiments.table2 import METHODS
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experiments/: the checkout's
+
+from experiments import methods  # noqa: E402
+from experiments.table2 import METHODS  # noqa: E402
 
 
 def loops(method, steps, comparison):

@@ -15,8 +15,12 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import os
+import pathlib
 import platform
+import sys
 import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # experiments/: the checkout's
 
 METHODS = ["maml", "first_order", "reptile", "imaml", "pretrained"]
 

@@ -113,14 +113,14 @@ def inner_step_objective(g, alpha):
 def test_student_code_cannot_reach_instructor_files_or_the_network(server, tmp_path):
     """Inside the sandbox every attempt fails, and nothing appears on disk outside scratch."""
     (ROOT / "gradebook.db").touch(exist_ok=True)
-    grader_before = (ROOT / "autograder" / "grade.py").read_bytes()
+    grader_before = (ROOT / "autograder" / "grading" / "grade.py").read_bytes()
     results = attempt_results(server)
     assert not [name for name, succeeded in results.items() if succeeded]
     assert not (ROOT / "autograder" / "pwned.py").exists()
     assert not pathlib.Path("~root/pwned").expanduser().exists()
     assert "jit_f-0-cache" not in compilation_cache.names(CACHE_ENTRIES.parent)
     assert not (CACHE_ENTRIES / "jit_f-0-cache").exists()
-    assert (ROOT / "autograder" / "grade.py").read_bytes() == grader_before
+    assert (ROOT / "autograder" / "grading" / "grade.py").read_bytes() == grader_before
 
 
 def test_the_probe_detects_success_when_unsandboxed(server, monkeypatch):

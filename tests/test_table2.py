@@ -170,7 +170,9 @@ def test_only_the_declared_protocol_or_an_explicit_out_writes_files(tmp_path, mo
         return results
 
     monkeypatch.setattr(table2, "run", fake_run)
-    monkeypatch.setattr(table2, "ROOT", tmp_path)
+    (tmp_path / "source" / "maml").mkdir(parents=True)  # a course root: results/ goes there
+    (tmp_path / "nbgrader_config.py").touch()
+    monkeypatch.chdir(tmp_path)
     table2.main(["--steps", "2"])
     table2.main(["--inner-lr", "0.01"])
     assert not (tmp_path / "results").exists()
