@@ -66,13 +66,19 @@ class Mismatch(AssertionError):
 
 def assert_trees_all_close(got: Any, expected: Any, rtol: float, atol: float,
                            what: str = "the result", case: str | None = None,
-                           relative: bool = False, margins: list | None = None) -> None:
+                           relative: bool = False, margins: list | None = None,
+                           layout: list | dict | None = None) -> None:
     """Compares nested dicts/lists of numbers leaf by leaf, with shapes; raises `Mismatch`.
 
     Passes when every leaf satisfies ``|got - expected| <= atol + rtol |expected|``. The message
     gives the worst value beside the expected one (``case`` describes the inputs, when they may be
     shown), or with ``relative=True`` (reference runs) only the relative error. The scaled error
     (`scaled_error`) is appended to ``margins`` when given.
+
+    The worst value is named by its position: ``[i, j]`` in its array, or, for a pytree flattened
+    into a vector, its leaf's path in the student's pytree (``['params']['dense']['kernel'][1,
+    2]``). ``layout`` says how the vector was flattened: a tree spec ``[[path keys], shape], ...``
+    in order (`autograder.parts.closed_forms`), or a dict of them by key for a dict of results.
     """
     _check_structure(got, expected, what)
     margin = scaled_error(got, expected, rtol, atol)
@@ -80,36 +86,62 @@ def assert_trees_all_close(got: Any, expected: Any, rtol: float, atol: float,
         margins.append(margin)
     if margin <= 1.0:
         return
-    label, got_value, want_value, index = _worst_leaf(got, expected, rtol, atol, what)
-    where = (f"{label}{'' if index is None else f' (element {index})'}"
-             + (f" with {case}" if case else ""))
+    label, keys, got_value, want_value, index, shape = _worst_leaf(got, expected, rtol, atol, what)
+    spec = layout.get(keys[-1]) if isinstance(layout, dict) and keys else (
+        layout if isinstance(layout, list) else None)
+    if isinstance(layout, dict) and spec is not None and len(keys) == 1:
+        label = f"{what}'s {keys[0]}"  # "the reference run's params at [2]['kernel'][24, 0]"
+    where = label + ("" if index is None else _position(index, shape, spec))
+    where += f" with {case}" if case else ""
     if relative:
         error = abs(got_value - want_value) / max(abs(want_value), atol / rtol)
         raise Mismatch(f"relative error {error:.2g} in {where} (tolerance {rtol:g}).")
     raise Mismatch(f"{where}: got {got_value:.4g}, expected {want_value:.4g}.")
 
 
-def _leaves(tree, label):
+def _leaves(tree, label, keys=()):
     if isinstance(tree, dict):
         for key in tree:
-            yield from _leaves(tree[key], f"{label}[{key!r}]")
+            yield from _leaves(tree[key], f"{label}[{key!r}]", (*keys, key))
     else:
-        yield label, np.asarray(tree, dtype=np.float64)
+        yield label, keys, np.asarray(tree, dtype=np.float64)
 
 
 def _worst_leaf(got, expected, rtol, atol, what):
-    """``(label, got, expected, flat index or None)`` of the element furthest out of tolerance."""
+    """``(label, dict keys, got, expected, flat index or None, shape)`` of the element furthest
+    out of tolerance."""
     worst = None
-    for (label, want), (_, have) in zip(_leaves(expected, what), _leaves(got, what)):
+    for (label, keys, want), (_, _, have) in zip(_leaves(expected, what), _leaves(got, what)):
         if want.size == 0:
             continue
         error = np.abs(have - want) / (atol + rtol * np.abs(want))
         error = np.where(np.isnan(error), np.inf, error).ravel()
         index = int(np.argmax(error))
         if worst is None or error[index] > worst[0]:
-            worst = (error[index], label, float(have.ravel()[index]), float(want.ravel()[index]),
-                     index if want.size > 1 else None)
+            worst = (error[index], label, keys, float(have.ravel()[index]),
+                     float(want.ravel()[index]), index if want.size > 1 else None, want.shape)
     return worst[1:]
+
+
+def _position(index: int, shape: tuple, spec: list | None) -> str:
+    """Where flat ``index`` of an array of ``shape`` is: ``[i, j]``, or `leaf_path` in ``spec``."""
+    if spec is not None and len(shape) == 1:
+        return " at " + leaf_path(spec, index)
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(index, shape)) + "]"
+
+
+def leaf_path(spec: list, index: int) -> str:
+    """The pytree path of element ``index`` of a vector flattened by the tree spec ``spec``
+    (``[[path keys], shape], ...``), as JAX writes it: ``['params']['dense']['kernel'][1, 2]``."""
+    for keys, shape in spec:
+        size = math.prod(shape)
+        if index < size:
+            path = "".join(f"[{key}]" if isinstance(key, int) else f"[{key!r}]" for key in keys)
+            if not shape:
+                return path
+            return path + "[" + ", ".join(str(int(i)) for i in np.unravel_index(index, shape)) + "]"
+        index -= size
+    raise IndexError("the index is past the end of the tree spec")
 
 
 def _check_structure(got, expected, what):
@@ -147,19 +179,21 @@ class ReferenceValues:
     # The runs are recorded and replayed in float64 (`inside_sandbox.probing.float64`). Measured
     # (benchmarks/tolerance_margins.py): correct code, including code that computes in float32 on
     # purpose, on AVX-512, AVX2, SSE4.2 and one thread is within 0.0007 of this tolerance (float64
-    # code within 1e-11); the nearest wrong implementation is at 13 (step_returns_loss_after_update).
+    # code within 1e-11); the nearest wrong implementation is at 13
+    # (step_returns_loss_after_update).
     RTOL, ATOL = 1e-3, 1e-4
 
     def __init__(self, part: Part, compare: Callable, recorded: dict | None) -> None:
         self._part, self._compare, self._recorded = part, compare, recorded
 
-    def check(self, got: Any) -> None:
-        """Compares ``got`` with the part's stored values (or records it)."""
+    def check(self, got: Any, layout: list | dict | None = None) -> None:
+        """Compares ``got`` with the part's stored values (or records it); ``layout`` as in
+        `assert_trees_all_close`."""
         if self._recorded is not None:
             self._recorded[self._part.name] = got
             return
         self._compare(got, _stored(self._part.reference_file), self.RTOL, self.ATOL,
-                      what="the reference run", relative=True)
+                      what="the reference run", relative=True, layout=layout)
 
 
 @functools.cache

@@ -41,5 +41,13 @@ def sinusoid_batch(seed: int, tasks: int = CONFIG.meta_batch_size, k: int = CONF
     return [a.tolist() for a in batch]
 
 
+def params_layout(features: tuple = CONFIG.features) -> list:
+    """How the probes flatten the reference network's parameters (a list of ``{"bias",
+    "kernel"}`` layers, leaves in JAX's order) into one vector: a tree spec for the evidence."""
+    sizes = (1, *features, 1)
+    return [leaf for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+            for leaf in ([[layer, "bias"], [fan_out]], [[layer, "kernel"], [fan_in, fan_out]])]
+
+
 def trajectory_batches() -> list:
     return [sinusoid_batch(CONFIG.seed + 1 + step) for step in range(TRAJECTORY_STEPS)]

@@ -22,7 +22,7 @@ def adapt_case(student, compare, tree, seed, alpha, steps):
     got = student.probe("adapt_quadratic", problem=problem.spec(), v0=v0.tolist(), x=x.tolist(),
                         y=y.tolist(), alpha=alpha, steps=steps)
     want = problem.adapt(v0, flatten_task(x, y), alpha, steps)
-    compare(got, want, RTOL, ATOL, what="the adapted parameters")
+    compare(got, want, RTOL, ATOL, what="the adapted parameters", layout=problem.tree)
 
 
 def outer_gradient_case(student, compare, first_order, steps=2, alpha=0.25, seed=7):
@@ -35,7 +35,7 @@ def outer_gradient_case(student, compare, first_order, steps=2, alpha=0.25, seed
                         first_order=first_order)
     _, want = problem.adaptation_loss(v0, flatten_task(x_train, y_train),
                                       flatten_task(x_test, y_test), alpha, steps, first_order)
-    compare(got, want, RTOL, ATOL, what="the gradient through adapt")
+    compare(got, want, RTOL, ATOL, what="the gradient through adapt", layout=problem.tree)
 
 
 @case(points=0.5, feedback="One step of adapt should give params - alpha * grad, leaf by leaf.")

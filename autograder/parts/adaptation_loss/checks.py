@@ -22,7 +22,7 @@ def meta_case(student, compare, seed, alpha, steps, first_order, check):
     value, grad = problem.adaptation_loss(v0, flatten_task(*task[:2]), flatten_task(*task[2:]),
                                           alpha, steps, first_order)
     want = {"value": value, "grad": grad}
-    compare(got[check], want[check], RTOL, ATOL, what=f"the meta-{check}")
+    compare(got[check], want[check], RTOL, ATOL, what=f"the meta-{check}", layout=problem.tree)
 
 
 @case(points=1.0, feedback="The value should be the loss on the test split after adapting on "
@@ -56,4 +56,4 @@ def test_reference_network_meta_gradient(student, reference_values):
     got = student.probe("adaptation_loss_reference", layers=reference_runs.initial_layers(),
                         task=[a[0] for a in batch], alpha=reference_runs.CONFIG.inner_lr, steps=2,
                         first_order=False)
-    reference_values.check(got)
+    reference_values.check(got, layout={"grad": reference_runs.params_layout()})

@@ -37,7 +37,7 @@ def imaml_case(student, compare, problem, seed, lam, inner_lr, inner_steps, cg_s
                         inner_steps=inner_steps, cg_steps=cg_steps)
     want = imaml_meta_gradient(problem, v0, flatten_task(*task[:2]), flatten_task(*task[2:]),
                                lam, inner_lr, inner_steps, cg_steps)
-    compare(got, want, RTOL, ATOL, what="the implicit meta-gradient")
+    compare(got, want, RTOL, ATOL, what="the implicit meta-gradient", layout=problem.tree)
 
 
 def unknowns(tree):
@@ -92,5 +92,5 @@ def test_reference_training_trajectory(student, reference_values):
     batches = reference_runs.trajectory_batches()[:5]
     got = student.probe("imaml_reference", layers=reference_runs.initial_layers(), batches=batches,
                         timeout=60.0, **REFERENCE)
-    reference_values.check(got)
+    reference_values.check(got, layout={"params": reference_runs.params_layout()})
     assert np.isfinite(got["losses"]).all()

@@ -27,7 +27,7 @@ def reptile_case(student, compare, tree, seed, tasks, inner_lr, inner_steps, out
                         outer_lr=outer_lr)
     want = reptile_update(problem, v0, [flatten_task(x, y) for x, y in zip(X, Y)],
                           inner_lr, inner_steps, outer_lr)
-    compare(got, want, RTOL, ATOL, what="the Reptile update")
+    compare(got, want, RTOL, ATOL, what="the Reptile update", layout=problem.tree)
 
 
 @case(points=1.0, feedback="One Reptile update on one task should move the parameters towards "
@@ -59,5 +59,5 @@ def test_reference_training_trajectory(student, reference_values):
     batches = reference_runs.trajectory_batches()[:5]
     got = student.probe("reptile_reference", layers=reference_runs.initial_layers(), batches=batches,
                         timeout=60.0, **REFERENCE)
-    reference_values.check(got)
+    reference_values.check(got, layout={"params": reference_runs.params_layout()})
     assert np.isfinite(got["losses"]).all()
