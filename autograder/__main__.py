@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.xla_flags is not None:
         os.environ[EXTRA_XLA_FLAGS] = args.xla_flags
     if args.self_check:
-        from autograder.grading import self_check
+        from autograder.grading import course_root, self_check
 
-        status, line = self_check.run()
+        status, line = self_check.run(course_root.source_notebooks(course_root.find_for(parser)))
         print(line)
         return status
     if args.notebook is None:

@@ -31,6 +31,7 @@ import argparse
 import pathlib
 import sys
 
+from autograder.grading import course_root
 from autograder.grading.batch_grading import grade_submitted
 
 
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not pathlib.Path(args.submitted).is_dir():
         parser.error(f"{args.submitted} is not a folder")
+    if not args.skip_self_check:
+        course_root.find_for(parser)  # the self-check grades the course's instructor notebooks
     return grade_submitted(args.submitted, args.out, args.jobs, self_check=not args.skip_self_check,
                            progress=True, scheduler=args.scheduler)
 

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                              "3x slower in nbgrader)")
     parser.add_argument("--no-kernel", action="store_true", help=argparse.SUPPRESS)  # the default
     args = parser.parse_args(argv)
-    root = course_root.find()
+    root = course_root.find_for(parser)
     try:
         if args.command == "demo":
             demo(root)

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.root)
     if args.out is None:
         parser.error("give --out autograder.zip (or --run)")
-    names = build(args.out, course_root.find())
+    names = build(args.out, course_root.find_for(parser))
     print(f"wrote {args.out} ({len(names)} files)", file=sys.stderr)
     return ExitStatus.OK
 

@@ -5,6 +5,7 @@ the working directory. Run it after changing an instructor solution that a refer
 import argparse
 import sys
 
+from autograder.grading import course_root
 from autograder.grading.record import ExitStatus
 from autograder.grading.self_check import record_reference_values
 
@@ -14,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-goldens", action="store_true", required=True,
                         help="rewrite every part's reference.json from the instructor notebooks")
     parser.parse_args(argv)
-    _, values = record_reference_values()
+    notebooks = course_root.source_notebooks(course_root.find_for(parser))
+    _, values = record_reference_values(notebooks)
     print(f"wrote the reference values of {len(values)} parts ({', '.join(values)})",
           file=sys.stderr)
     return ExitStatus.OK

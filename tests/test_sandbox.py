@@ -11,6 +11,7 @@ from autograder import parts
 from autograder.grading.notebook import extract_definitions
 from autograder.isolation import cgroups, compilation_cache, sandbox
 from autograder.isolation.student_process import StudentProcess, XLA_FLAGS
+from inside_sandbox.limits import PROCESS_LIMIT
 
 ROOT = submissions.ROOT
 INNER_STEP = parts.get("inner_step_objective")
@@ -36,7 +37,7 @@ ATTEMPTS = {
     "hold capabilities or root": "assert os.geteuid() == 0 or int(open('/proc/self/status').read()"
                                  ".split('CapEff:')[1].split()[0], 16)",
     "create a device node": "os.mknod('/tmp/disk', 0o600 | stat.S_IFBLK, os.makedev(8, 0))",
-    "start more processes than the limit": f"fork_sleepers({sandbox.PROCESS_LIMIT + 50})",
+    "start more processes than the limit": f"fork_sleepers({PROCESS_LIMIT + 50})",
     "create a user namespace (root over its own files)": "user_namespace_in_a_child()",
 }
 FORK_SLEEPERS = """
@@ -154,7 +155,7 @@ def test_a_process_that_stops_reading_cannot_block_the_grader():
     import threading
     import time
 
-    from autograder.isolation.student_process import StudentTimeout
+    from autograder.isolation.errors import StudentTimeout
 
     statements, _ = extract_definitions(submissions.submission(
         {"inner_step_objective": STOPS_READING}))

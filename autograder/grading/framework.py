@@ -6,12 +6,9 @@ import copy
 import dataclasses
 import functools
 import json
-import math
 import sys
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 
 from autograder import parts

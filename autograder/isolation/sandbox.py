@@ -27,7 +27,7 @@ import sys
 
 import inside_sandbox
 from autograder.isolation import seccomp
-from inside_sandbox.limits import PROCESS_LIMIT, RUN_AS
+from inside_sandbox.limits import RUN_AS
 
 # The only folder of this project's code that the sandbox binds (besides `maml_helpers`).
 INSIDE = pathlib.Path(inside_sandbox.__file__).resolve().parent

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from autograder.isolation import cgroups, compilation_cache, sandbox
 from autograder.isolation.errors import CodeRaised, GraderError, KINDS, StudentError, StudentTimeout
+from inside_sandbox.limits import PROCESS_LIMIT
 
 if TYPE_CHECKING:
     from autograder.parts import Part
@@ -38,9 +39,6 @@ XLA_FLAGS = ("--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_pa
 EXTRA_XLA_FLAGS = "AUTOGRADER_XLA_FLAGS"
 
 
-__all__ = ["GraderError", "StudentError", "StudentTimeout", "StudentProcess"]
-
-
 def _plain(statement):
     return {"cell": statement.cell, "source": statement.source}
 
@@ -52,7 +50,7 @@ def _cgroup():
     """Cgroups of a new sandbox (`autograder.isolation.cgroups`), or None where the machine has none
     usable (said once on stderr)."""
     made = cgroups.SandboxCgroup.create(f"sandbox-{os.getpid()}-{next(_sandboxes)}",
-                                        sandbox.MEMORY_BYTES, sandbox.PROCESS_LIMIT)
+                                        sandbox.MEMORY_BYTES, PROCESS_LIMIT)
     if made is None:
         _warn_no_cgroups()
     return made

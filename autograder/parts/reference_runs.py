@@ -51,3 +51,14 @@ def params_layout(features: tuple = CONFIG.features) -> list:
 
 def trajectory_batches() -> list:
     return [sinusoid_batch(CONFIG.seed + 1 + step) for step in range(TRAJECTORY_STEPS)]
+
+
+def check_trajectory(student, reference_values, probe: str, steps: int = TRAJECTORY_STEPS,
+                     **settings) -> dict:
+    """Runs the training-trajectory ``probe`` on the reference network over the first ``steps``
+    stored meta-batches and compares its run (``losses`` before each step, final ``params``)
+    with the part's stored one; returns the run."""
+    got = student.probe(probe, layers=initial_layers(), batches=trajectory_batches()[:steps],
+                        timeout=60.0, **settings)
+    reference_values.check(got, layout={"params": params_layout()})
+    return got

@@ -89,8 +89,6 @@ def test_hessian_at_the_inner_solution(student, compare):
       "network give losses or parameters that differ from the reference run.")
 def test_reference_training_trajectory(student, reference_values):
     """Five jitted, vmapped meta-updates on stored meta-batches match the stored run."""
-    batches = reference_runs.trajectory_batches()[:5]
-    got = student.probe("imaml_reference", layers=reference_runs.initial_layers(), batches=batches,
-                        timeout=60.0, **REFERENCE)
-    reference_values.check(got, layout={"params": reference_runs.params_layout()})
+    got = reference_runs.check_trajectory(student, reference_values, "imaml_reference", steps=5,
+                                          **REFERENCE)
     assert np.isfinite(got["losses"]).all()

@@ -65,8 +65,6 @@ def test_momentum_state_is_carried(student, compare):
                            "initialisation gives losses that differ from the reference.")
 def test_reference_meta_training_trajectory(student, reference_values):
     """Ten Adam meta-steps on stored meta-batches reproduce the stored losses and parameters."""
-    got = student.probe("meta_train_step_reference", layers=reference_runs.initial_layers(),
-                        batches=reference_runs.trajectory_batches(),
-                        alpha=reference_runs.CONFIG.inner_lr,
-                        lr=reference_runs.CONFIG.meta_lr, timeout=60.0)
-    reference_values.check(got, layout={"params": reference_runs.params_layout()})
+    reference_runs.check_trajectory(student, reference_values, "meta_train_step_reference",
+                                    alpha=reference_runs.CONFIG.inner_lr,
+                                    lr=reference_runs.CONFIG.meta_lr)

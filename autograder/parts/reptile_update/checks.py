@@ -56,8 +56,6 @@ def test_other_rates_and_trees(student, compare):
       "initialisation give losses or parameters that differ from the reference run.")
 def test_reference_training_trajectory(student, reference_values):
     """Five jitted updates on stored meta-batches match the stored losses and parameters."""
-    batches = reference_runs.trajectory_batches()[:5]
-    got = student.probe("reptile_reference", layers=reference_runs.initial_layers(), batches=batches,
-                        timeout=60.0, **REFERENCE)
-    reference_values.check(got, layout={"params": reference_runs.params_layout()})
+    got = reference_runs.check_trajectory(student, reference_values, "reptile_reference", steps=5,
+                                          **REFERENCE)
     assert np.isfinite(got["losses"]).all()
