@@ -91,6 +91,27 @@ def square_error_loss(model):
         return jnp.mean((model.apply(params, x).squeeze(-1) - y) ** 2)
     return loss
 '''),
+    wrong("loss_square_of_mean", "square_error_loss", '''
+def square_error_loss(model):
+    def loss(params, x, y):
+        return jnp.mean(model.apply(params, x) - y) ** 2
+    return loss
+'''),
+    wrong("loss_optax_l2_half", "square_error_loss", '''
+def square_error_loss(model):
+    def loss(params, x, y):
+        return jnp.mean(optax.l2_loss(model.apply(params, x), y))
+    return loss
+'''),
+    wrong("adapt_one_step_too_few", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    for _ in range(steps - 1):
+        grads = jax.grad(loss)(params, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+    return params
+'''),
     wrong("adapt_steps_along_sign", "adapt", '''
 def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
     for _ in range(steps):
@@ -178,6 +199,14 @@ def batched_meta_loss(loss, alpha, steps=1, first_order=False):
     per_task = jax.vmap(adaptation_loss(loss, alpha), in_axes=(None, 0, 0, 0, 0))
     def meta_loss(params, X_train, Y_train, X_test, Y_test):
         return jnp.mean(per_task(params, X_train, Y_train, X_test, Y_test))
+    return meta_loss
+'''),
+    wrong("batched_splits_shifted_by_one_task", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    per_task = jax.vmap(adaptation_loss(loss, alpha, steps, first_order), in_axes=(None, 0, 0, 0, 0))
+    def meta_loss(params, X_train, Y_train, X_test, Y_test):
+        shifted = [jnp.roll(a, -1, axis=0) for a in (X_test, Y_test)]
+        return jnp.mean(per_task(params, X_train, Y_train, *shifted))
     return meta_loss
 '''),
     wrong("step_returns_loss_after_update", "make_meta_train_step", '''
@@ -337,6 +366,23 @@ def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
     for _ in range(200):
         sys.stdout.write("x" * 1_000_000)
     return params
+'''),
+    wrong("batched_vmap_maps_the_parameters", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    per_task = jax.vmap(adaptation_loss(loss, alpha, steps, first_order))
+    def meta_loss(params, X_train, Y_train, X_test, Y_test):
+        return jnp.mean(per_task(params, X_train, Y_train, X_test, Y_test))
+    return meta_loss
+'''),
+    wrong("step_python_if_on_a_traced_loss", "make_meta_train_step", '''
+def make_meta_train_step(meta_loss, optimizer):
+    def step(params, opt_state, batch):
+        loss, grads = jax.value_and_grad(meta_loss)(params, *batch)
+        if loss > 100:
+            grads = jax.tree_util.tree_map(lambda g: g / 10, grads)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+    return step
 '''),
     wrong("batched_meta_loss_memory_bomb", "batched_meta_loss", '''
 def batched_meta_loss(loss, alpha, steps=1, first_order=False):

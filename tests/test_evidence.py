@@ -47,3 +47,37 @@ def test_an_array_names_its_position_and_a_wrong_shape_says_both_shapes():
         "the output[0, 0]: got 0, expected 1.")
     assert evidence(np.zeros((3, 40)), np.ones((3, 1)), what="the output") == (
         "the output has shape (3, 40), expected (3, 1).")
+
+
+def diagnosis(got, want, mistakes=None):
+    with pytest.raises(Mismatch) as raised:
+        assert_trees_all_close(got, want, 1e-4, 1e-5, mistakes=mistakes)
+    return raised.value.diagnosis
+
+
+def test_a_result_that_equals_a_known_mistake_is_named_by_it():
+    """The first catalogue entry the result equals, within the check's tolerance, is named;
+    entries that do not apply (None) are skipped."""
+    want = np.array([1.0, 2.0])
+    mistakes = {"not applicable": None, "one step too few": np.array([1.5, 2.5]),
+                "also one step too few": np.array([1.5, 2.5])}
+    assert diagnosis(np.array([1.5, 2.5 + 1e-6]), want, mistakes) == "one step too few"
+    assert diagnosis(np.array([1.5, 2.6]), want, mistakes) is None
+
+
+def test_relationships_to_the_expected_value_name_themselves():
+    """Half, twice, the sign flipped and zero are recognised without a catalogue; a result that is
+    none of them, or an expected value of zero, gets no diagnosis."""
+    want = np.array([0.4, -2.0])
+    assert diagnosis(0.5 * want, want) == "half the correct value"
+    assert diagnosis(2 * want, want) == "twice the correct value"
+    assert diagnosis(-want, want) == "the correct value with its sign flipped"
+    assert diagnosis(np.zeros(2), want) == "zero"
+    assert diagnosis(3 * want, want) is None
+    assert diagnosis(np.ones(2), np.zeros(2)) is None
+
+
+def test_a_result_of_another_shape_can_still_match_a_mistake():
+    """A shape mismatch is diagnosed when the result equals a mistake of that shape."""
+    assert diagnosis(np.ones((3, 3)), np.ones((3, 1)), {"broadcast": np.ones((3, 3))}) == "broadcast"
+    assert diagnosis({"a": 1.0}, {"a": 2.0}, {"swapped": {"a": 1.0}}) == "swapped"

@@ -3,7 +3,8 @@
 import pytest
 from bank import ALTERNATIVES, BROKEN, WRONG
 
-from autograder.grading.grade import FEEDBACK_CHARACTERS, _declared_cases
+from autograder.grading.grade import FEEDBACK_CHARACTERS
+from autograder.isolation.plain_errors import plain_reading, without_internals
 
 # The check each wrong implementation's bug breaks first, so its message leads the feedback.
 LEADS_WITH = {
@@ -15,6 +16,9 @@ LEADS_WITH = {
     "mlp_flattens_input": "test_keeps_leading_axes",
     "loss_sum_instead_of_mean": "test_value_on_linear_model",
     "loss_broadcasts_k_by_k": "test_value_on_linear_model",
+    "loss_square_of_mean": "test_value_on_linear_model",
+    "loss_optax_l2_half": "test_value_on_linear_model",
+    "adapt_one_step_too_few": "test_one_step_on_quadratic",
     "adapt_steps_along_sign": "test_one_step_on_quadratic",
     "adapt_gradient_computed_once": "test_several_steps_recompute_gradient",
     "adapt_always_first_order": "test_second_order_by_default",
@@ -27,6 +31,7 @@ LEADS_WITH = {
     "batched_sum_over_tasks": "test_value_is_mean_over_tasks",
     "batched_first_task_only": "test_value_is_mean_over_tasks",
     "batched_ignores_steps_and_first_order": "test_value_is_mean_over_tasks",
+    "batched_splits_shifted_by_one_task": "test_value_is_mean_over_tasks",
     "step_returns_loss_after_update": "test_sgd_step_returns_loss_before_update",
     "step_subtracts_updates": "test_sgd_step_returns_loss_before_update",
     "step_drops_optimizer_state": "test_adam_state_is_carried",
@@ -42,28 +47,92 @@ LEADS_WITH = {
     "imaml_differentiates_through_inner_loop": "test_quadratic_with_converged_solve",
     "imaml_dense_hessian_exact_solve": "test_truncated_conjugate_gradient",
 }
-DECLARED = {(c.part, c.name): c for c in _declared_cases(list({v.part for v in WRONG}))}
+# The mistake each wrong implementation makes, as the part's catalogue names it (the first phrase
+# leads its feedback), and the other phrases its results may also match, on other checks.
+NAMES = {
+    "inner_step_first_order": ("the inner gradient was held constant",),
+    "inner_step_wrong_sign": ("the step went up the gradient",),
+    "mlp_missing_output_layer": ("no output layer Dense(1)",),
+    "mlp_relu_on_output": ("a ReLU on the output layer",),
+    "mlp_ignores_features": ("features was not used",),
+    "mlp_flattens_input": ("the task axis merged into K",),
+    "loss_sum_instead_of_mean": ("the sum over the K points",),
+    "loss_broadcasts_k_by_k": ("K x K pairs",),
+    "loss_square_of_mean": ("the square of the mean error",),
+    "loss_optax_l2_half": ("half the mean squared error", "half the correct value"),
+    "adapt_steps_along_sign": ("the gradient's sign",),
+    "adapt_gradient_computed_once": ("reusing the first gradient",),
+    "adapt_always_first_order": ("the first-order gradient",),
+    "adapt_ignores_first_order": ("first_order=True was not applied",),
+    "adapt_gradient_ascent": ("gradient ascent",),
+    "adapt_one_step_too_few": ("steps - 1 steps", "no step was taken"),
+    "adaptation_loss_wrong_split": ("the splits swapped",),
+    "adaptation_loss_drops_first_order": ("first_order was not passed on",),
+    "adaptation_loss_not_adapted": ("the parameters were not adapted",),
+    "adaptation_loss_accidentally_first_order": ("the first-order meta-gradient",),
+    "batched_sum_over_tasks": ("the sum over tasks",),
+    "batched_first_task_only": ("the first task's adaptation loss alone",),
+    "batched_ignores_steps_and_first_order": ("steps was not passed on",
+                                              "first_order was not passed on"),
+    "batched_splits_shifted_by_one_task": ("the splits shifted by one task",),
+    "step_returns_loss_after_update": ("the loss after the update",),
+    "step_subtracts_updates": ("params - updates",),
+    "step_drops_optimizer_state": ("the initial optimizer state",),
+    "reptile_moves_away": ("a step away from the adapted parameters",),
+    "reptile_first_task_only": ("the first task alone",),
+    "reptile_ignores_outer_lr": ("outer_lr was not used",),
+    "reptile_sums_over_tasks": ("the sum over tasks",),
+    "imaml_lam_times_hessian": ("(I + lam H)",),
+    "imaml_no_proximal_term": ("without the proximal term",),
+    "imaml_no_solve": ("the linear system was not solved",),
+    "imaml_hessian_at_params": ("Hessian-vector products taken at params",),
+    "imaml_cg_starts_at_the_gradient": ("started from the test gradient",),
+    "imaml_differentiates_through_inner_loop": ("the unrolled inner loop",),
+    "imaml_dense_hessian_exact_solve": ("the exact solution of the system",),
+}
 
 
-def test_every_wrong_implementation_has_a_declared_lead():
-    assert set(LEADS_WITH) == {v.name for v in WRONG}
+def test_every_wrong_implementation_has_a_declared_lead_and_mistake():
+    assert set(LEADS_WITH) == set(NAMES) == {v.name for v in WRONG}
+
+
+@pytest.mark.parametrize("variant", WRONG, ids=lambda v: v.name)
+def test_feedback_names_the_mistake(grade_variant, variant):
+    """The part's feedback opens by naming the variant's own mistake, matched against the part's
+    catalogue of known wrong versions on the check's toy problem."""
+    feedback = grade_variant(variant).part(variant.part).feedback
+    assert feedback.removeprefix(f"{variant.part}: ").startswith(
+        "Your result equals "), feedback
+    assert NAMES[variant.name][0] in feedback.split(". Evidence:")[0], feedback
+
+
+@pytest.mark.parametrize("variant", WRONG + ALTERNATIVES + BROKEN,
+                         ids=lambda v: v.name)
+def test_no_feedback_names_a_mistake_the_code_does_not_have(grade_variant, variant):
+    """Every mistake any check names is one the code makes: none for the correct alternatives and
+    code that raises or hangs; only its own for each wrong version. (Checks that pass name
+    nothing, so the solutions need no grading here.)"""
+    own = NAMES.get(variant.name, ())
+    for case in grade_variant(variant).cases:
+        if case.diagnosis is not None:
+            assert any(phrase in case.diagnosis for phrase in own), (case.name, case.diagnosis)
 
 
 @pytest.mark.parametrize("variant", WRONG, ids=lambda v: v.name)
 def test_feedback_leads_with_the_check_the_bug_breaks(grade_variant, variant):
-    """The part's feedback names the part, opens with the message of the check the bug breaks,
-    shows that check's evidence (values, or the relative error of a reference run) and stays
-    under 400 characters."""
+    """The part's feedback names the part and leads with the check the bug breaks that names the
+    mistake: the mistake, then (when it fits) what the check requires, then that check's evidence
+    (values, shapes, or the relative error of a reference run), all within 400 characters."""
     result = grade_variant(variant)
     failed = [c for c in result.cases if c.part == variant.part and not c.passed]
+    lead = next((c for c in failed if c.diagnosis), failed[0])
     feedback = result.part(variant.part).feedback
-    assert failed[0].name == LEADS_WITH[variant.name], feedback
-    lead = failed[0].feedback
+    assert lead.name == LEADS_WITH[variant.name], feedback
     assert variant.part in feedback
-    assert feedback.removeprefix(f"{variant.part}: ").startswith(lead), feedback
-    if failed[0].evidence:
-        assert failed[0].evidence in feedback
-        assert ("got" in feedback and "expected" in feedback) or "relative error" in feedback
+    assert feedback.removeprefix(f"{variant.part}: ").startswith(
+        f"Your result equals {lead.diagnosis}." if lead.diagnosis else lead.feedback), feedback
+    if lead.evidence:
+        assert f"Evidence: {lead.evidence}" in feedback
     assert len(feedback) <= FEEDBACK_CHARACTERS and not feedback.endswith("..."), feedback
 
 
@@ -72,3 +141,53 @@ def test_no_feedback_is_longer_than_a_few_lines(grade_variant, variant):
     """Hangs, crashes, missing code and correct code: every part's feedback is short."""
     for part in grade_variant(variant).parts:
         assert len(part.feedback) <= FEEDBACK_CHARACTERS and not part.feedback.endswith("...")
+
+
+# Code that raises, with the plain reading its feedback must open with and the inputs it names.
+RAISES = {
+    "batched_vmap_maps_the_parameters": ("jax.vmap mapped an argument that has no task axis",
+                                         "X_train, Y_train, X_test, Y_test each (T, K, 1) = (4, 3, 1)"),
+    "step_python_if_on_a_traced_loss": ("a Python if, while, bool() or int() on a traced value",
+                                        "X_train, Y_train, X_test, Y_test each (T, K, 1) = (2, 2, 1)"),
+}
+
+
+@pytest.mark.parametrize("name", RAISES)
+def test_an_exception_reads_in_plain_words(grade_variant, name):
+    """JAX's exception is read first as its likely cause, with the shapes of the check's inputs,
+    and none of the grader's file names, line numbers or links."""
+    variant = next(v for v in BROKEN if v.name == name)
+    feedback = grade_variant(variant).part(variant.part).feedback
+    reading, inputs = RAISES[name]
+    assert feedback.removeprefix(f"{variant.part}: ").startswith(f"Likely cause: {reading}"), feedback
+    assert f"with inputs {inputs}" in feedback, feedback
+    assert not any(internal in feedback for internal in ("<probes", ".py", "http")), feedback
+
+
+@pytest.mark.parametrize("message, reading", [
+    ("TypeError: dot_general requires contracting dimensions to have the same shape, got (6,) and "
+     "(24,).", "merged into K"),
+    ("ValueError: vmap got inconsistent sizes for array axes to be mapped:\n  * one axis had size "
+     "4", "axes differ in size"),
+    ("TypeError: unsupported operand type(s) for -: 'dict' and 'dict'", "jax.tree_util.tree_map"),
+    ("ConcretizationTypeError: Abstract tracer value encountered", "jnp.where"),
+    ("CallCompactUnboundModuleError: Can't call compact methods on unbound modules",
+     "model.apply(params, x)"),
+    ("TypeError: adapt() missing 1 required positional argument: 'steps'", "signature"),
+    ("ZeroDivisionError: division by zero", None),
+])
+def test_known_exceptions_have_a_plain_reading(message, reading):
+    """Each known message maps to the reading that names its likely fix; others to none."""
+    got = plain_reading(message)
+    assert got is None if reading is None else reading in got
+
+
+def test_messages_lose_the_graders_internals():
+    """Grader file names, probe line numbers and links go; the student's own cell lines stay."""
+    message = ("TracerBoolConversionError: Attempted boolean conversion. The error occurred while "
+               "tracing the function run at <probes of adapt>:12 for jit. The error occurred while "
+               "tracing the function step at <cell 26>:3 for jit. See "
+               "https://docs.jax.dev/en/latest/errors.html in /work/autograder/parts/x.py:40")
+    cleaned = without_internals(message)
+    assert "<probes" not in cleaned and "http" not in cleaned and ".py" not in cleaned
+    assert "step at <cell 26>:3" in cleaned

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from autograder import parts
-from autograder.isolation.errors import GraderError, StudentError, StudentTimeout
+from autograder.isolation.errors import CodeRaised, GraderError, StudentError, StudentTimeout
+from autograder.isolation.plain_errors import describe_inputs
 from autograder.parts import SUBSTITUTES
 from autograder.parts.checking import Comparisons, Mismatch, ReferenceValues
 
@@ -50,6 +51,7 @@ class CaseResult:
     # Each comparison's scaled error as a fraction of its tolerance (pass: all <= 1).
     margins: list = dataclasses.field(default_factory=list)
     evidence: str | None = None  # a failed comparison's values, for the student (`Mismatch`)
+    diagnosis: str | None = None  # the known mistake its result matched (`checking.diagnose`)
 
 
 class PartStudent:
@@ -77,7 +79,10 @@ class PartStudent:
                 self._plugin.timed_out_parts.add(self._part.name)
                 raise
             except StudentError as error:
-                self._plugin.answers[key] = (None, withhold_grader_source(error))
+                error = withhold_grader_source(error)
+                if isinstance(error, CodeRaised):
+                    error.inputs = describe_inputs(args)
+                self._plugin.answers[key] = (None, error)
         value, error = self._plugin.answers[key]
         if error is not None:
             raise error
@@ -122,9 +127,9 @@ class GradingPlugin:
         comparisons = self._comparisons.pop(item.nodeid, None)
         margins = comparisons.margins if comparisons is not None else []
         student_error = None
-        evidence = None
+        evidence = diagnosis = None
         if call.excinfo is not None and isinstance(call.excinfo.value, Mismatch):
-            evidence = str(call.excinfo.value)
+            evidence, diagnosis = str(call.excinfo.value), call.excinfo.value.diagnosis
         if call.excinfo is not None and isinstance(call.excinfo.value, GraderError):
             self.grader_failure = self.grader_failure or str(call.excinfo.value)
         elif call.excinfo is not None and isinstance(call.excinfo.value, StudentError):
@@ -133,7 +138,7 @@ class GradingPlugin:
             print(f"grader error in {item.nodeid}: {call.excinfo.value!r}", file=sys.stderr)
         self.results.append(CaseResult(_part_of(item).name, item.name, declared.points,
                                        report.passed, declared.feedback, student_error,
-                                       margins, evidence))
+                                       margins, evidence, diagnosis))
 
 
 def _part_of(item) -> parts.Part:

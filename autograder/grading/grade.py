@@ -101,31 +101,52 @@ def run_graders(process: StudentProcess, parts: list[str],
 FEEDBACK_CHARACTERS = 400  # a part's feedback stays short enough to read at a glance
 
 
-def _case_message(case):
-    """What one failed check tells the student: its declared advice with the evidence, or what
-    their code did (raised, hung, missing)."""
+def _case_message(case, restate=True):
+    """What one failed check tells the student: the known mistake its result matched, if any,
+    then what the function must do (unless not ``restate`` after a diagnosis), with the evidence;
+    or what their code did (raised, hung, missing)."""
     error = case.student_error
-    if error is None:
-        return f"{case.feedback} Evidence: {case.evidence}" if case.evidence else case.feedback
-    return error.feedback()
+    if error is not None:
+        return error.feedback()
+    text = f"Your result equals {case.diagnosis}." if case.diagnosis else ""
+    if restate or not case.diagnosis:
+        text = f"{text} {case.feedback}".strip()
+    return f"{text} Evidence: {case.evidence}" if case.evidence else text
+
+
+def _lead_case(failed):
+    """The check whose message comes first: the first that failed (checks run from the most
+    specific, closed forms on tiny inputs, to the least, reference runs), unless it only failed
+    while a later one names the mistake; code that raised always comes first."""
+    if failed[0].student_error is None:
+        return next((c for c in failed if c.diagnosis and c.student_error is None), failed[0])
+    return failed[0]
 
 
 def _part_feedback(part, cases, load_errors):
-    """The most likely cause first: the first failed check (checks run from the most specific,
-    closed forms on tiny inputs, to the least, reference runs) in full, then one short line
-    for the rest."""
+    """The most likely cause first (`_lead_case`) in full, then one short line for the rest. When
+    that is too long, a diagnosed mistake stands without the restatement of the check, and then
+    the lead message is cut, never the lines after it."""
     failed = [c for c in cases if not c.passed]
     if not failed:
         return "All checks passed."
-    lead = _case_message(failed[0])
-    others = [c for c in failed[1:] if _case_message(c) != lead]
-    text = lead if part in lead else f"{part}: {lead}"  # names its part
+    lead_case = _lead_case(failed)
+    full = _case_message(lead_case)
+    others = [c for c in failed if c is not lead_case and _case_message(c) != full]
+    after = ""
     if others:
-        text += f" ({len(others)} more check{'s' if len(others) > 1 else ''} failed; fix this first.)"
+        after += f" ({len(others)} more check{'s' if len(others) > 1 else ''} failed; fix this first.)"
     relevant = [e for e in load_errors if "NameError" not in e]  # others are side effects
     if relevant and any(c.student_error and "is not defined" in str(c.student_error)
                         for c in failed):
-        text += " Some of your notebook's code could not run: " + "; ".join(relevant[:2]) + "."
+        after += " Some of your notebook's code could not run: " + "; ".join(relevant[:2]) + "."
+    for lead in (full, _case_message(lead_case, restate=False)):
+        text = (lead if part in lead else f"{part}: {lead}") + after  # names its part
+        if len(text) <= FEEDBACK_CHARACTERS:
+            return text
+    room = FEEDBACK_CHARACTERS - len(text) + len(lead) - 4
+    lead = lead[:max(room, 0)].rsplit(" ", 1)[0] + " ..."
+    text = (lead if part in lead else f"{part}: {lead}") + after
     return text if len(text) <= FEEDBACK_CHARACTERS else text[:FEEDBACK_CHARACTERS - 3] + "..."
 
 

@@ -5,6 +5,8 @@ and the parent turns it into one of these; the parent's own findings (a timeout,
 are `StudentError`s whose message is already the student's feedback.
 """
 
+from autograder.isolation import plain_errors
+
 
 class GraderError(Exception):
     """The grader itself failed (its child could not start): nobody's score, never a zero."""
@@ -23,10 +25,20 @@ class StudentTimeout(StudentError):
 
 
 class CodeRaised(StudentError):
-    """The student's code raised an exception; the message is ``Type: message``."""
+    """The student's code raised an exception; the message is ``Type: message``. ``inputs``
+    describes what the check passed (`plain_errors.describe_inputs`), when known."""
+
+    inputs = ""
 
     def feedback(self) -> str:
-        return f"Your code raised {self}"
+        """The likely cause in plain words first, when the message is a known one; then the
+        exception with the inputs' shapes and Python's message without the grader's internals."""
+        message = plain_errors.without_internals(str(self))
+        kind, _, detail = message.partition(": ")
+        text = f"Your code raised {kind}" + (f" with inputs {self.inputs}" if self.inputs else "")
+        text = f"{text}: {detail}" if detail else text
+        reading = plain_errors.plain_reading(message)
+        return f"Likely cause: {reading}. {text}" if reading else text
 
 
 class NotImplementedYet(CodeRaised):

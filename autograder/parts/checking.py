@@ -61,13 +61,46 @@ def scaled_error(got: Any, expected: Any, rtol: float, atol: float) -> float:
 
 
 class Mismatch(AssertionError):
-    """A comparison failed; its message is evidence a student may see (values, not test code)."""
+    """A comparison failed; its message is evidence a student may see (values, not test code).
+
+    ``diagnosis`` names the known mistake the result matched (`diagnose`), or is None."""
+
+    def __init__(self, evidence: str, diagnosis: str | None = None) -> None:
+        super().__init__(evidence)
+        self.diagnosis = diagnosis
+
+
+# Relationships to the expected value that name a mistake by themselves: ``got = factor * expected``.
+RELATIONSHIPS = {0.0: "zero", 0.5: "half the correct value", 2.0: "twice the correct value",
+                 -1.0: "the correct value with its sign flipped"}
+
+
+def diagnose(got: Any, expected: Any, rtol: float, atol: float,
+             mistakes: dict[str, Any] | None = None) -> str | None:
+    """The first known mistake whose result ``got`` equals within the check's own tolerance.
+
+    ``mistakes`` maps what a wrong version computes (a phrase that completes "Your result equals
+    ...") to the value it gives on the check's inputs; entries whose value is None do not apply.
+    Then the `RELATIONSHIPS` to ``expected``. None when nothing matches: the feedback then only
+    restates what the function must do.
+    """
+    for phrase, value in (mistakes or {}).items():
+        if value is not None and scaled_error(got, value, rtol, atol) <= 1.0:
+            return phrase
+    if isinstance(expected, dict) or scaled_error(expected, 0.0 * np.asarray(expected), rtol,
+                                                   atol) <= 1.0:
+        return None  # a zero expected value is its own multiple
+    for factor, phrase in RELATIONSHIPS.items():
+        if scaled_error(got, factor * np.asarray(expected, dtype=np.float64), rtol, atol) <= 1.0:
+            return phrase
+    return None
 
 
 def assert_trees_all_close(got: Any, expected: Any, rtol: float, atol: float,
                            what: str = "the result", case: str | None = None,
                            relative: bool = False, margins: list | None = None,
-                           layout: list | dict | None = None) -> None:
+                           layout: list | dict | None = None,
+                           mistakes: dict[str, Any] | None = None) -> None:
     """Compares nested dicts/lists of numbers leaf by leaf, with shapes; raises `Mismatch`.
 
     Passes when every leaf satisfies ``|got - expected| <= atol + rtol |expected|``. The message
@@ -79,8 +112,14 @@ def assert_trees_all_close(got: Any, expected: Any, rtol: float, atol: float,
     into a vector, its leaf's path in the student's pytree (``['params']['dense']['kernel'][1,
     2]``). ``layout`` says how the vector was flattened: a tree spec ``[[path keys], shape], ...``
     in order (`autograder.parts.closed_forms`), or a dict of them by key for a dict of results.
+
+    A failure's ``diagnosis`` is the known mistake (``mistakes``, as in `diagnose`) that ``got``
+    equals, if any.
     """
-    _check_structure(got, expected, what)
+    try:
+        _check_structure(got, expected, what)
+    except Mismatch as wrong_structure:
+        raise Mismatch(str(wrong_structure), diagnose(got, expected, rtol, atol, mistakes)) from None
     margin = scaled_error(got, expected, rtol, atol)
     if margins is not None:
         margins.append(margin)
@@ -95,8 +134,10 @@ def assert_trees_all_close(got: Any, expected: Any, rtol: float, atol: float,
     where += f" with {case}" if case else ""
     if relative:
         error = abs(got_value - want_value) / max(abs(want_value), atol / rtol)
-        raise Mismatch(f"relative error {error:.2g} in {where} (tolerance {rtol:g}).")
-    raise Mismatch(f"{where}: got {got_value:.4g}, expected {want_value:.4g}.")
+        raise Mismatch(f"relative error {error:.2g} in {where} (tolerance {rtol:g}).",
+                       diagnose(got, expected, rtol, atol, mistakes))
+    raise Mismatch(f"{where}: got {got_value:.4g}, expected {want_value:.4g}.",
+                   diagnose(got, expected, rtol, atol, mistakes))
 
 
 def _leaves(tree, label, keys=()):
@@ -194,12 +235,6 @@ class ReferenceValues:
             return
         self._compare(got, _stored(self._part.reference_file), self.RTOL, self.ATOL,
                       what="the reference run", relative=True, layout=layout)
-
-
-@functools.cache
-def _stored(path: pathlib.Path) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
 
 
 @functools.cache

@@ -15,14 +15,37 @@ K = 4
 RTOL, ATOL = 1e-4, 1e-5
 
 
+def adapt_mistakes(problem, v0, z, alpha, steps):
+    """What known wrong versions of `adapt` return on the quadratic (None: same as correct)."""
+
+    def descend(step):
+        v = v0
+        for _ in range(steps):
+            v = step(v, problem.grad(v, z))
+        return v
+
+    return {
+        "the parameters before adapting: no step was taken" + (
+            ", or steps - 1 steps" if steps == 1 else ""): v0,
+        "adapting for steps - 1 steps": problem.adapt(v0, z, alpha, steps - 1) if steps > 1 else None,
+        "adapting for steps + 1 steps": problem.adapt(v0, z, alpha, steps + 1),
+        "reusing the first gradient on every step: it must be computed again at the current "
+        "parameters": v0 - steps * alpha * problem.grad(v0, z) if steps > 1 else None,
+        "gradient ascent, params + alpha * grad": descend(lambda v, g: v + alpha * g),
+        "steps along the gradient's sign, params - alpha * sign(grad)":
+            descend(lambda v, g: v - alpha * np.sign(g)),
+    }
+
+
 def adapt_case(student, compare, tree, seed, alpha, steps):
     problem = quadratic_problem(seed, tree, K)
     v0 = random_vector(seed + 100, problem.size)
     x, y, _, _ = (a[0] for a in random_task(seed + 200, K))
     got = student.probe("adapt_quadratic", problem=problem.spec(), v0=v0.tolist(), x=x.tolist(),
                         y=y.tolist(), alpha=alpha, steps=steps)
-    want = problem.adapt(v0, flatten_task(x, y), alpha, steps)
-    compare(got, want, RTOL, ATOL, what="the adapted parameters", layout=problem.tree)
+    z = flatten_task(x, y)
+    compare(got, problem.adapt(v0, z, alpha, steps), RTOL, ATOL, what="the adapted parameters",
+            layout=problem.tree, mistakes=adapt_mistakes(problem, v0, z, alpha, steps))
 
 
 def outer_gradient_case(student, compare, first_order, steps=2, alpha=0.25, seed=7):
@@ -33,43 +56,49 @@ def outer_gradient_case(student, compare, first_order, steps=2, alpha=0.25, seed
                         x_train=x_train.tolist(), y_train=y_train.tolist(),
                         x_test=x_test.tolist(), y_test=y_test.tolist(), alpha=alpha, steps=steps,
                         first_order=first_order)
-    _, want = problem.adaptation_loss(v0, flatten_task(x_train, y_train),
-                                      flatten_task(x_test, y_test), alpha, steps, first_order)
-    compare(got, want, RTOL, ATOL, what="the gradient through adapt", layout=problem.tree)
+    z_train, z_test = flatten_task(x_train, y_train), flatten_task(x_test, y_test)
+    gradient = {order: problem.adaptation_loss(v0, z_train, z_test, alpha, steps, order)[1]
+                for order in (False, True)}
+    compare(got, gradient[first_order], RTOL, ATOL, what="the gradient through adapt",
+            layout=problem.tree, mistakes={
+                "the second-order gradient: first_order=True was not applied": gradient[False],
+                "the first-order gradient: every inner gradient was treated as a constant "
+                "(stop_gradient) although first_order=False": gradient[True],
+                "the test gradient at the parameters before adapting: no step was taken":
+                    problem.grad(v0, z_test)})
 
 
-@case(points=0.5, feedback="One step of adapt should give params - alpha * grad, leaf by leaf.")
+@case(points=0.5, feedback="One step of adapt must give params - alpha * grad(loss)(params), "
+      "leaf by leaf.")
 def test_one_step_on_quadratic(student, compare):
     """One step on a quadratic over a nested pytree equals p - alpha * grad(p)."""
     adapt_case(student, compare, NESTED_TREE, seed=1, alpha=0.1, steps=1)
 
 
-@case(points=1.0, feedback="Several steps of adapt are wrong: recompute the gradient at the "
-      "current parameters on every step.")
+@case(points=1.0, feedback="adapt must repeat p <- p - alpha * grad(loss)(p, x, y) exactly "
+      "`steps` times.")
 def test_several_steps_recompute_gradient(student, compare):
     """Three steps equal three gradient-descent steps, each with a fresh gradient."""
     adapt_case(student, compare, NESTED_TREE, seed=2, alpha=0.2, steps=3)
 
 
-@case(points=0.5, feedback="adapt is wrong for some learning rates, step counts or parameter "
-      "shapes.")
+@case(points=0.5, feedback="adapt must follow the same rule for other learning rates, step "
+      "counts and parameter pytrees.")
 def test_other_alphas_and_trees(student, compare):
     """Other alphas, step counts and pytrees agree."""
     adapt_case(student, compare, FLAT_TREE, seed=3, alpha=0.05, steps=2)
     adapt_case(student, compare, NESTED_TREE, seed=4, alpha=0.3, steps=5)
 
 
-@case(points=1.0, feedback="The gradient through several steps of adapt (first_order=False) is "
-      "not the exact MAML gradient: every step needs a fresh gradient that stays differentiable "
-      "(no stop_gradient), so that the second-order terms flow through.")
+@case(points=1.0, feedback="With first_order=False the gradient through several steps of adapt "
+      "must be the exact MAML gradient, with the second-order terms of every step.")
 def test_second_order_by_default(student, compare):
     """The gradient of a test loss through two steps is (I - alpha A)^2 times the outer gradient."""
     outer_gradient_case(student, compare, first_order=False)
 
 
-@case(points=0.5, feedback="The gradient through adapt with first_order=True is wrong: it "
-      "should be the outer gradient at the adapted parameters, with every inner gradient treated "
-      "as a constant (jax.lax.stop_gradient).")
+@case(points=0.5, feedback="With first_order=True the gradient through adapt must be the outer "
+      "gradient at the adapted parameters, every inner gradient treated as a constant.")
 def test_first_order_flag(student, compare):
     """With first_order=True the gradient through adapt equals the test gradient at the result."""
     outer_gradient_case(student, compare, first_order=True)

@@ -19,13 +19,31 @@ def meta_case(student, compare, seed, alpha, steps, first_order, check):
     got = student.probe("adaptation_loss_quadratic", problem=problem.spec(), v0=v0.tolist(),
                         task=[a.tolist() for a in task], alpha=alpha, steps=steps,
                         first_order=first_order)
-    value, grad = problem.adaptation_loss(v0, flatten_task(*task[:2]), flatten_task(*task[2:]),
-                                          alpha, steps, first_order)
-    want = {"value": value, "grad": grad}
-    compare(got[check], want[check], RTOL, ATOL, what=f"the meta-{check}", layout=problem.tree)
+    z_train, z_test = flatten_task(*task[:2]), flatten_task(*task[2:])
+
+    def objective(z_adapt=z_train, z_score=z_test, order=first_order, k=steps):
+        value, grad = problem.adaptation_loss(v0, z_adapt, z_score, alpha, k, order)
+        return {"value": value, "grad": grad}
+
+    before = {"value": problem.loss(v0, z_test), "grad": problem.grad(v0, z_test)}
+    mistakes = {
+        "the test loss before adapting: the parameters were not adapted": before,
+        "adapting on the test split and scoring on the training split (the splits swapped)":
+            objective(z_test, z_train),
+        "the training loss after adapting: the adapted parameters must be scored on the test "
+        "split": objective(z_score=z_train),
+        "adapting for one step whatever steps is": objective(k=1) if steps > 1 else None,
+        "the second-order meta-gradient: first_order was not passed on to adapt":
+            objective(order=False) if first_order else None,
+        "the first-order meta-gradient although first_order=False": (
+            None if first_order else objective(order=True)),
+    }
+    compare(got[check], objective()[check], RTOL, ATOL, what=f"the meta-{check}",
+            layout=problem.tree, mistakes={m: None if v is None else v[check]
+                                           for m, v in mistakes.items()})
 
 
-@case(points=1.0, feedback="The value should be the loss on the test split after adapting on "
+@case(points=1.0, feedback="The value must be the loss on the test split after adapting on "
       "the training split (x_train, y_train), with the given alpha and number of steps.")
 def test_value_adapts_on_train_scores_on_test(student, compare):
     """The value is L_test(adapt(params, train split)) for 1 and 3 steps."""
@@ -33,16 +51,16 @@ def test_value_adapts_on_train_scores_on_test(student, compare):
     meta_case(student, compare, 12, alpha=0.15, steps=3, first_order=False, check="value")
 
 
-@case(points=1.0, feedback="jax.grad of your adaptation loss is not the full MAML meta-gradient: "
-      "the gradient must flow through every inner step (second-order terms included).")
+@case(points=1.0, feedback="With first_order=False, jax.grad of the adaptation loss must be the "
+      "full MAML meta-gradient, through every inner step.")
 def test_second_order_meta_gradient(student, compare):
     """The meta-gradient is ((I - alpha A)^k)^T grad L_test(v_k) for k = 1 and 3."""
     meta_case(student, compare, 11, alpha=0.25, steps=1, first_order=False, check="grad")
     meta_case(student, compare, 12, alpha=0.15, steps=3, first_order=False, check="grad")
 
 
-@case(points=0.5, feedback="With first_order=True the meta-gradient should be grad L_test at the "
-      "adapted parameters (first-order MAML): pass first_order on to adapt.")
+@case(points=0.5, feedback="With first_order=True the meta-gradient must be grad L_test at the "
+      "adapted parameters (first-order MAML).")
 def test_first_order_meta_gradient(student, compare):
     """With first_order=True the meta-gradient is grad L_test(v_k), for k = 2."""
     meta_case(student, compare, 15, alpha=0.25, steps=2, first_order=True, check="grad")

@@ -15,41 +15,72 @@ RTOL, ATOL = 1e-4, 1e-5
 
 
 def batch_case(student, seed, tasks, alpha, steps, first_order, jit=False):
+    """The student's meta-loss and meta-gradient, the closed forms, and what the known wrong
+    versions give (``{mistake: {"value", "grad"}}``)."""
     problem = quadratic_problem(seed, NESTED_TREE, K)
     v0 = random_vector(seed + 100, problem.size)
     batch = random_task(seed + 200, K, tasks)
     got = student.probe("batched_meta_loss_quadratic", problem=problem.spec(), v0=v0.tolist(),
                         batch=[a.tolist() for a in batch], alpha=alpha, steps=steps,
                         first_order=first_order, jit=jit)
-    per_task = [problem.adaptation_loss(v0, flatten_task(*[a[t] for a in batch[:2]]),
-                                        flatten_task(*[a[t] for a in batch[2:]]), alpha, steps,
-                                        first_order) for t in range(tasks)]
-    want = {"value": np.mean([v for v, _ in per_task]), "grad": np.mean([g for _, g in per_task], 0)}
-    return got, want
+    train = [flatten_task(*[a[t] for a in batch[:2]]) for t in range(tasks)]
+    test = [flatten_task(*[a[t] for a in batch[2:]]) for t in range(tasks)]
+
+    def per_task(pairs, k=steps, order=first_order):
+        return [problem.adaptation_loss(v0, z_train, z_test, alpha, k, order)
+                for z_train, z_test in pairs]
+
+    def mean(results, reduce=np.mean):
+        return {"value": reduce([v for v, _ in results]), "grad": reduce([g for _, g in results], 0)}
+
+    correct = per_task(zip(train, test))
+    mistakes = {
+        "the sum over tasks, not the mean": mean(correct, np.sum) if tasks > 1 else None,
+        "the first task's adaptation loss alone": mean(correct[:1]) if tasks > 1 else None,
+        "each task's training split paired with the next task's test split (the splits shifted "
+        "by one task)": mean(per_task(zip(train, test[1:] + test[:1]))) if tasks > 1 else None,
+        "adapting on the test splits and scoring on the training splits (the splits swapped)":
+            mean(per_task(zip(test, train))),
+        "the mean after one inner step: steps was not passed on":
+            mean(per_task(zip(train, test), k=1)) if steps > 1 else None,
+        "the second-order meta-gradient: first_order was not passed on":
+            mean(per_task(zip(train, test), order=False)) if first_order else None,
+        "the first-order meta-gradient although first_order=False":
+            None if first_order else mean(per_task(zip(train, test), order=True)),
+    }
+    return got, mean(correct), mistakes
 
 
-@case(points=1.0, feedback="The value should be the mean over tasks (not the sum) of each task's "
-      "adaptation loss, with every task adapted on its own training split.")
+def only(key, mistakes):
+    return {m: None if v is None else v[key] for m, v in mistakes.items()}
+
+
+@case(points=1.0, feedback="The value must be the mean over tasks of each task's adaptation "
+      "loss: task t adapted on its training split and scored on its test split.")
 def test_value_is_mean_over_tasks(student, compare):
     """For 4 tasks the value is the mean of the per-task adaptation losses."""
-    got, want = batch_case(student, 21, tasks=4, alpha=0.2, steps=2, first_order=False)
-    compare(got["value"], want["value"], RTOL, ATOL, what="the meta-loss")
+    got, want, mistakes = batch_case(student, 21, tasks=4, alpha=0.2, steps=2, first_order=False)
+    compare(got["value"], want["value"], RTOL, ATOL, what="the meta-loss",
+            mistakes=only("value", mistakes))
 
 
-@case(points=1.0, feedback="The meta-gradient should be the mean over tasks of each task's full "
-      "MAML meta-gradient (parameters shared across tasks, second-order terms included).")
+@case(points=1.0, feedback="The meta-gradient must be the mean over tasks of each task's full "
+      "MAML meta-gradient, with the parameters shared across tasks.")
 def test_meta_gradient_is_mean_over_tasks(student, compare):
     """For 4 tasks and 2 steps the gradient is the mean of the per-task meta-gradients."""
-    got, want = batch_case(student, 21, tasks=4, alpha=0.2, steps=2, first_order=False)
-    compare(got["grad"], want["grad"], RTOL, ATOL, what="the meta-gradient", layout=NESTED_TREE)
+    got, want, mistakes = batch_case(student, 21, tasks=4, alpha=0.2, steps=2, first_order=False)
+    compare(got["grad"], want["grad"], RTOL, ATOL, what="the meta-gradient", layout=NESTED_TREE,
+            mistakes=only("grad", mistakes))
 
 
-@case(points=0.5, feedback="first_order, a single task, or jax.jit is not handled: pass "
-      "first_order and steps on, and keep a task axis of length 1 working.")
+@case(points=0.5, feedback="A batch of one task with first_order=True must give first-order "
+      "MAML's loss and gradient, also under jax.jit.")
 def test_first_order_single_task_under_jit(student, compare):
     """A one-task batch with first_order=True under jax.jit matches first-order MAML."""
-    got, want = batch_case(student, 23, tasks=1, alpha=0.3, steps=2, first_order=True, jit=True)
-    compare(got, want, RTOL, ATOL, what="the first-order meta-loss", layout={"grad": NESTED_TREE})
+    got, want, mistakes = batch_case(student, 23, tasks=1, alpha=0.3, steps=2, first_order=True,
+                                     jit=True)
+    compare(got, want, RTOL, ATOL, what="the first-order meta-loss", layout={"grad": NESTED_TREE},
+            mistakes=mistakes)
 
 
 @case(points=0.5, feedback="The meta-loss of the sinusoid network on a stored meta-batch of 25 "

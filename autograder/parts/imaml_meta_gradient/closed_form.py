@@ -14,10 +14,10 @@ from autograder.parts.closed_forms import Quadratic, as_float32, tree_size
 
 
 def conjugate_gradient(matvec: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
-                       steps: int) -> np.ndarray:
-    """``steps`` iterations of conjugate gradient on ``matvec(x) = b`` from ``x = 0``."""
-    x = np.zeros_like(b)
-    r = b.copy()
+                       steps: int, x0: np.ndarray | None = None) -> np.ndarray:
+    """``steps`` iterations of conjugate gradient on ``matvec(x) = b`` from ``x0`` (zero)."""
+    x = np.zeros_like(b) if x0 is None else x0.copy()
+    r = b - matvec(x)
     p = r.copy()
     for _ in range(steps):
         rr = r @ r
@@ -61,14 +61,24 @@ class CoshLoss:
         return np.diag(self.a * np.cosh(v))
 
 
+def hessian(problem: Quadratic | CoshLoss, v: np.ndarray) -> np.ndarray:
+    return problem.hessian(v) if hasattr(problem, "hessian") else problem.A
+
+
+def inner_solution(problem: Quadratic | CoshLoss, v: np.ndarray, z_train: np.ndarray, lam: float,
+                   inner_lr: float, inner_steps: int) -> np.ndarray:
+    """``inner_steps`` of gradient descent on ``L_train(phi) + lam/2 ||phi - v||^2`` from ``v``."""
+    phi = v.copy()
+    for _ in range(inner_steps):
+        phi = phi - inner_lr * (problem.grad(phi, z_train) + lam * (phi - v))
+    return phi
+
+
 def imaml_meta_gradient(problem: Quadratic | CoshLoss, v: np.ndarray, z_train: np.ndarray,
                         z_test: np.ndarray, lam: float, inner_lr: float, inner_steps: int,
                         cg_steps: int) -> np.ndarray:
     """The implicit meta-gradient: proximal gradient descent from ``v``, then CG on
     ``(I + H(phi)/lam) x = grad L_test(phi)``; ``problem`` is a `Quadratic` or a `CoshLoss`."""
-    phi = v.copy()
-    for _ in range(inner_steps):
-        phi = phi - inner_lr * (problem.grad(phi, z_train) + lam * (phi - v))
-    hessian = problem.hessian(phi) if hasattr(problem, "hessian") else problem.A
-    system = np.eye(problem.size) + hessian / lam
+    phi = inner_solution(problem, v, z_train, lam, inner_lr, inner_steps)
+    system = np.eye(problem.size) + hessian(problem, phi) / lam
     return conjugate_gradient(lambda x: system @ x, problem.grad(phi, z_test), cg_steps)

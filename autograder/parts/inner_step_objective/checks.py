@@ -13,7 +13,8 @@ RTOL, ATOL = 1e-4, 1e-5
 
 
 def expected(g, alpha, xs):
-    """Values and derivatives of h, with g', g'' taken exactly (polynomials) or by hand (sine)."""
+    """Values and derivatives of h, with g', g'' taken exactly (polynomials) or by hand (sine),
+    and what the known mistakes give instead (``"mistakes"``)."""
     if "poly" in g:
         coeffs = np.asarray(g["poly"], dtype=np.float64)
         g0 = np.poly1d(coeffs)
@@ -25,7 +26,26 @@ def expected(g, alpha, xs):
         g2 = lambda x: -a * b * b * np.sin(b * x)  # noqa: E731
     xs = np.asarray(xs, dtype=np.float64)
     inner = xs - alpha * g1(xs)
-    return {"values": g0(inner), "grads": (1 - alpha * g2(xs)) * g1(inner)}
+    return {"values": g0(inner), "grads": (1 - alpha * g2(xs)) * g1(inner),
+            "mistakes": mistakes(g0, g1, g2, alpha, xs)}
+
+
+def mistakes(g0, g1, g2, alpha, xs):
+    """What known wrong versions give: ``{"values" | "grads": {what the mistake computes: its
+    values at xs}}``, for g with derivatives ``g1``, ``g2``."""
+    ascent = xs + alpha * g1(xs)
+    return {
+        "values": {
+            "g(x + alpha g'(x)): the step went up the gradient (sign flipped)": g0(ascent),
+            "g(x): no inner step was taken": g0(xs),
+        },
+        "grads": {
+            "g'(x - alpha g'(x)) without the factor (1 - alpha g''(x)): the inner gradient was "
+            "held constant (stop_gradient)": g1(xs - alpha * g1(xs)),
+            "the gradient of g(x + alpha g'(x)): the step went up the gradient (sign flipped)":
+                (1 + alpha * g2(xs)) * g1(ascent),
+        },
+    }
 
 
 def describe(g):
@@ -48,29 +68,30 @@ def check(student, compare, g, alpha, only=None):
                 raise Mismatch(f"{label} returned shape {np.shape(got[key])} for {len(XS)} points.")
             for i, x in enumerate(XS):
                 compare(got[key][i], want[key][i], RTOL, ATOL, what=f"{label}({x:g})",
-                                       case=f"g(x) = {describe(g)}, alpha = {alpha:g}")
-
+                        case=f"g(x) = {describe(g)}, alpha = {alpha:g}",
+                        mistakes={m: v[i] for m, v in want["mistakes"][key].items()})
 
 
 QUARTIC = {"poly": [0.2, 0.1, -0.8, 0.5, 0.0]}
 
 
-@case(points=0.5, feedback="h(x) does not equal g(x - alpha * g'(x)): check the inner step "
-      "(its sign, and that g is evaluated at the stepped point).")
+@case(points=0.5, feedback="h(x) must equal g(x - alpha * g'(x)): g evaluated after one "
+      "gradient step from x.")
 def test_value_is_g_after_one_step(student, compare):
     """h(x) equals g at x moved one gradient step, for a quartic g."""
     check(student, compare, QUARTIC, 0.1, only=["values"])
 
 
-@case(points=1.0, feedback="jax.grad(h) is missing the second-order factor (1 - alpha * g''(x)): "
-      "the inner gradient must stay differentiable (no stop_gradient).")
+@case(points=1.0, feedback="jax.grad(h)(x) must be (1 - alpha g''(x)) g'(x - alpha g'(x)), "
+      "the derivative through the inner step.")
 def test_gradient_has_second_order_factor(student, compare):
     """jax.grad(h)(x) = (1 - alpha g''(x)) g'(x - alpha g'(x)) for a quartic g, two alphas."""
     for alpha in (0.1, 0.3):
         check(student, compare, QUARTIC, alpha)
 
 
-@case(points=0.5, feedback="h or its gradient is wrong for g(x) = a sin(bx) at some alphas.")
+@case(points=0.5, feedback="h and jax.grad(h) must follow the same formulas for g(x) = a sin(bx) "
+      "at other alphas.")
 def test_sine_at_several_alphas(student, compare):
     """Values and gradients match for a sine g at alpha 0.05 and 0.2."""
     for alpha in (0.05, 0.2):

@@ -21,44 +21,61 @@ PARAMS = {"params": NESTED_TREE}  # the steps' final parameters, flattened from 
 
 
 def run_case(student, seed, optimizer, steps):
+    """The student's trajectory, the closed form, and what the known wrong versions give."""
     problem = quadratic_problem(seed, NESTED_TREE, K, extra_data=2 * TASKS)
     v0 = random_vector(seed + 100, problem.size)
     batches = [random_task(seed + 200 + i, K, TASKS) for i in range(steps)]
     got = student.probe("meta_train_step_quadratic", problem=problem.spec(), v0=v0.tolist(),
                         batches=[[a.tolist() for a in b] for b in batches], optimizer=optimizer)
-    rule = (Adam(optimizer["lr"]) if optimizer["name"] == "adam"
-            else Momentum(optimizer["lr"], optimizer.get("momentum") or 0.0))
-    v, losses = v0, []
-    for batch in batches:
-        z = flatten_task(*batch)
-        losses.append(problem.loss(v, z))
-        v = rule.step(v, problem.grad(v, z))
-    return got, {"losses": np.asarray(losses), "params": v}
+
+    def rule():
+        return (Adam(optimizer["lr"]) if optimizer["name"] == "adam"
+                else Momentum(optimizer["lr"], optimizer.get("momentum") or 0.0))
+
+    def trajectory(loss_after=False, subtract=False, fresh_state=False):
+        v, losses, optimizer_rule = v0, [], rule()
+        for batch in batches:
+            z = flatten_task(*batch)
+            optimizer_rule = rule() if fresh_state else optimizer_rule
+            updated = optimizer_rule.step(v, problem.grad(v, z))
+            losses.append(problem.loss(updated if loss_after else v, z))
+            v = 2 * v - updated if subtract else updated  # p - u, where u = updated - p
+        return {"losses": np.asarray(losses), "params": v}
+
+    mistakes = {
+        "the loss after the update, not before it": trajectory(loss_after=True),
+        "params - updates: optax.apply_updates adds the updates (they already point downhill)":
+            trajectory(subtract=True),
+        "every step starting from the initial optimizer state: return the new opt_state":
+            trajectory(fresh_state=True) if steps > 1 else None,
+    }
+    return got, trajectory(), mistakes
 
 
-@case(points=1.0, feedback="One jitted step with optax.sgd should return the parameters after "
-      "the update and the meta-loss at the parameters before it.")
+@case(points=1.0, feedback="One jitted optax.sgd step must return the updated parameters, the "
+      "new optimizer state, and the meta-loss before the update.")
 def test_sgd_step_returns_loss_before_update(student, compare):
     """One SGD step: params - lr * grad, and the loss at the old params."""
-    got, want = run_case(student, 31, {"name": "sgd", "lr": 0.1}, steps=1)
-    compare(got, want, RTOL, ATOL, what="the step's result", layout=PARAMS)
+    got, want, mistakes = run_case(student, 31, {"name": "sgd", "lr": 0.1}, steps=1)
+    compare(got, want, RTOL, ATOL, what="the step's result", layout=PARAMS, mistakes=mistakes)
 
 
-@case(points=1.0, feedback="Over several steps with optax.adam the results are wrong: use "
-      "optimizer.update(grads, opt_state, params), return the new opt_state, and apply the updates "
-      "with optax.apply_updates.")
+@case(points=1.0, feedback="Four optax.adam steps must follow Adam's rule, each step using the "
+      "optimizer state the one before returned.")
 def test_adam_state_is_carried(student, compare):
     """Four Adam steps match optax.adam's update rule, so the optimizer state is carried."""
-    got, want = run_case(student, 32, {"name": "adam", "lr": 0.05}, steps=4)
-    compare(got, want, RTOL, ATOL, what="the Adam trajectory", layout=PARAMS)
+    got, want, mistakes = run_case(student, 32, {"name": "adam", "lr": 0.05}, steps=4)
+    compare(got, want, RTOL, ATOL, what="the Adam trajectory", layout=PARAMS, mistakes=mistakes)
 
 
-@case(points=0.5, feedback="Over several steps with momentum SGD the results are wrong: the "
-      "optimizer state must be updated and returned on every step.")
+@case(points=0.5, feedback="Three steps of momentum SGD must follow its update rule, the "
+      "optimizer state carried from step to step.")
 def test_momentum_state_is_carried(student, compare):
     """Three momentum-SGD steps match p <- p - lr (g + 0.9 trace)."""
-    got, want = run_case(student, 33, {"name": "sgd", "lr": 0.05, "momentum": 0.9}, steps=3)
-    compare(got, want, RTOL, ATOL, what="the momentum trajectory", layout=PARAMS)
+    got, want, mistakes = run_case(student, 33, {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+                                   steps=3)
+    compare(got, want, RTOL, ATOL, what="the momentum trajectory", layout=PARAMS,
+            mistakes=mistakes)
 
 
 @case(points=0.5, feedback="Meta-training the sinusoid network for a few steps from a stored "

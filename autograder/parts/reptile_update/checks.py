@@ -18,6 +18,24 @@ RTOL, ATOL = 1e-4, 1e-5
 REFERENCE = dict(inner_lr=reference_runs.CONFIG.inner_lr, inner_steps=3, outer_lr=0.5)
 
 
+def reptile_mistakes(problem, v0, tasks, inner_lr, inner_steps, outer_lr):
+    """What known wrong versions of `reptile_update` return (None: same as correct)."""
+    adapted = [problem.adapt(v0, z, inner_lr, inner_steps) for z in tasks]
+    step = np.mean(adapted, axis=0) - v0
+    several = len(tasks) > 1
+    return {
+        "params - outer_lr * (phi - params): a step away from the adapted parameters":
+            v0 - outer_lr * step,
+        "the mean adapted parameters: outer_lr was not used": v0 + step if outer_lr != 1 else None,
+        "the update from the first task alone": v0 + outer_lr * (adapted[0] - v0) if several else None,
+        "the sum over tasks of phi_i - params, not the mean":
+            v0 + outer_lr * len(tasks) * step if several else None,
+        "adapting each task with one inner step whatever inner_steps is":
+            reptile_update(problem, v0, tasks, inner_lr, 1, outer_lr) if inner_steps > 1 else None,
+        "the parameters unchanged": v0,
+    }
+
+
 def reptile_case(student, compare, tree, seed, tasks, inner_lr, inner_steps, outer_lr):
     problem = quadratic_problem(seed, tree, K)
     v0 = closed_forms.random_vector(seed + 100, problem.size)
@@ -25,27 +43,28 @@ def reptile_case(student, compare, tree, seed, tasks, inner_lr, inner_steps, out
     got = student.probe("reptile_update_quadratic", problem=problem.spec(), v0=v0.tolist(),
                         X=X.tolist(), Y=Y.tolist(), inner_lr=inner_lr, inner_steps=inner_steps,
                         outer_lr=outer_lr)
-    want = reptile_update(problem, v0, [flatten_task(x, y) for x, y in zip(X, Y)],
-                          inner_lr, inner_steps, outer_lr)
-    compare(got, want, RTOL, ATOL, what="the Reptile update", layout=problem.tree)
+    zs = [flatten_task(x, y) for x, y in zip(X, Y)]
+    compare(got, reptile_update(problem, v0, zs, inner_lr, inner_steps, outer_lr), RTOL, ATOL,
+            what="the Reptile update", layout=problem.tree,
+            mistakes=reptile_mistakes(problem, v0, zs, inner_lr, inner_steps, outer_lr))
 
 
-@case(points=1.0, feedback="One Reptile update on one task should move the parameters towards "
+@case(points=1.0, feedback="One Reptile update on one task must move the parameters towards "
       "the adapted ones: params + outer_lr * (phi - params).")
 def test_one_task_moves_towards_adapted_parameters(student, compare):
     """With one task and one inner step the update is params + outer_lr * (phi - params)."""
     reptile_case(student, compare, NESTED_TREE, seed=21, tasks=1, inner_lr=0.1, inner_steps=1, outer_lr=0.3)
 
 
-@case(points=1.0, feedback="The Reptile update should average phi_i - params over every task in "
-      "the batch, each task adapted with inner_steps steps from the same params.")
+@case(points=1.0, feedback="The Reptile update must use the mean of phi_i - params over every "
+      "task in the batch, each task adapted with inner_steps steps from the same params.")
 def test_mean_over_tasks_with_several_steps(student, compare):
     """With four tasks and three inner steps the update uses the mean of phi_i - params."""
     reptile_case(student, compare, NESTED_TREE, seed=22, tasks=4, inner_lr=0.2, inner_steps=3, outer_lr=0.5)
 
 
-@case(points=0.5, feedback="reptile_update is wrong for some outer learning rates or parameter "
-      "shapes: the step is exactly outer_lr times the mean difference.")
+@case(points=0.5, feedback="reptile_update must follow the same rule for other outer learning "
+      "rates and parameter pytrees: a step of outer_lr times the mean difference.")
 def test_other_rates_and_trees(student, compare):
     """Another pytree, with outer_lr = 1 (the mean adapted parameters) and outer_lr = 0.1."""
     reptile_case(student, compare, FLAT_TREE, seed=23, tasks=3, inner_lr=0.05, inner_steps=2, outer_lr=1.0)

@@ -14,6 +14,8 @@ RTOL, ATOL = 1e-4, 1e-5
 
 
 def linear_case(student, k, seed):
+    """The student's loss of ``y_hat = x w + b`` and its gradient, the closed forms, and what the
+    known wrong versions give (``{key: {mistake: value}}``)."""
     rng = np.random.default_rng(seed)
     kernel, bias = as_float32(rng.normal(size=(1, 1))), as_float32(rng.normal(size=(1,)))
     x, y = as_float32(rng.uniform(-5, 5, (k, 1))), as_float32(rng.normal(size=(k, 1)))
@@ -22,27 +24,45 @@ def linear_case(student, k, seed):
     residual = x @ kernel + bias - y
     want = {"value": np.mean(residual ** 2), "jit_value": np.mean(residual ** 2),
             "grad_kernel": [[2 * np.mean(residual * x)]], "grad_bias": [2 * np.mean(residual)]}
-    return got, want
+    pairs = (x @ kernel + bias).reshape(k) - y  # (K,) minus (K, 1): every prediction-target pair
+    value_mistakes = {
+        "the sum over the K points, not the mean": np.sum(residual ** 2),
+        "the mean over all K x K pairs of prediction and target: a (K,) prediction minus a (K, 1) "
+        "target broadcasts to (K, K)": np.mean(pairs ** 2),
+        "the square of the mean error, mean(e) ** 2, not the mean of the squares":
+            np.mean(residual) ** 2,
+        "half the mean squared error (optax.l2_loss has a factor of 1/2)":
+            0.5 * np.mean(residual ** 2),
+    }
+    grad_mistakes = {
+        "the gradient of the sum over the K points, not of the mean": (
+            [[2 * np.sum(residual * x)]], [2 * np.sum(residual)]),
+        "the gradient of half the mean squared error (optax.l2_loss has a factor of 1/2)": (
+            [[np.mean(residual * x)]], [np.mean(residual)]),
+    }
+    mistakes = {"value": value_mistakes, "jit_value": value_mistakes,
+                "grad_kernel": {m: v[0] for m, v in grad_mistakes.items()},
+                "grad_bias": {m: v[1] for m, v in grad_mistakes.items()}}
+    return got, want, mistakes
 
 
-@case(points=0.75, feedback="The loss of a linear model is not mean((model.apply(params, x) - y) ** 2) "
-      "over the K points: check that you average (not sum), square the error, use the model "
-      "you are given, and keep the shapes (K, 1) aligned.")
+@case(points=0.75, feedback="The loss must be mean((model.apply(params, x) - y) ** 2) over the K "
+      "points, for the model it is given, with predictions and targets both of shape (K, 1).")
 def test_value_on_linear_model(student, compare):
     """On y_hat = w x + b the loss equals the mean squared residual, for K = 10 and K = 3."""
     for k, seed in ((10, 0), (3, 1)):
-        got, want = linear_case(student, k, seed)
+        got, want, mistakes = linear_case(student, k, seed)
         for key in ("value", "jit_value"):
-            compare(got[key], want[key], RTOL, ATOL, what=key)
+            compare(got[key], want[key], RTOL, ATOL, what=key, mistakes=mistakes[key])
 
 
-@case(points=0.75, feedback="The gradient of your loss is wrong for a linear model "
-      "(it should be 2/K * sum of residual * x for the weight).")
+@case(points=0.75, feedback="The gradient of the loss of a linear model must be 2/K * sum of "
+      "residual * x for the weight, and 2/K * sum of residuals for the bias.")
 def test_gradient_on_linear_model(student, compare):
     """jax.grad of the loss matches 2/K X^T r, for K = 10."""
-    got, want = linear_case(student, 10, 0)
+    got, want, mistakes = linear_case(student, 10, 0)
     for key in ("grad_kernel", "grad_bias"):
-        compare(got[key], want[key], RTOL, ATOL, what=key)
+        compare(got[key], want[key], RTOL, ATOL, what=key, mistakes=mistakes[key])
 
 
 @case(points=0.5, feedback="The loss of the sinusoid network on stored tasks differs from the "
