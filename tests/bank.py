@@ -10,11 +10,14 @@ class Variant:
     part: str | None = None  # for wrong code: the part that must lose points
     notebook: str = "maml"  # the assignment notebook the cells belong to
     xla_flags: str | None = None  # extra XLA flags for the grader's child (another CPU's maths)
+    own_part_only: bool = False  # grade only the part this variant changes (`part`)
 
-    def on_isa(self, isa):
-        """This variant graded as a CPU limited to ``isa`` (AVX2, SSE4_2) would grade it."""
+    def on_isa(self, isa, own_part_only=False):
+        """This variant graded as a CPU limited to ``isa`` (AVX2, SSE4_2) would grade it (only its
+        own part, if ``own_part_only``)."""
         return dataclasses.replace(self, name=f"{self.name}@{isa}",
-                                   xla_flags=f"--xla_cpu_max_isa={isa}")
+                                   xla_flags=f"--xla_cpu_max_isa={isa}",
+                                   own_part_only=own_part_only)
 
 
 def wrong(name, part, code, notebook="maml"):
@@ -225,6 +228,22 @@ def make_meta_train_step(meta_loss, optimizer):
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = jax.tree_util.tree_map(lambda p, u: p - u, params, updates)
         return params, opt_state, loss
+    return step
+'''),
+    wrong("step_ignores_the_optimizer", "make_meta_train_step", '''
+def make_meta_train_step(meta_loss, optimizer):
+    def step(params, opt_state, batch):
+        loss, grads = jax.value_and_grad(meta_loss)(params, *batch)
+        params = jax.tree_util.tree_map(lambda p, g: p - 0.001 * g, params, grads)
+        return params, opt_state, loss
+    return step
+'''),
+    wrong("step_update_without_params", "make_meta_train_step", '''
+def make_meta_train_step(meta_loss, optimizer):
+    def step(params, opt_state, batch):
+        loss, grads = jax.value_and_grad(meta_loss)(params, *batch)
+        updates, opt_state = optimizer.update(grads, opt_state)
+        return optax.apply_updates(params, updates), opt_state, loss
     return step
 '''),
     wrong("step_drops_optimizer_state", "make_meta_train_step", '''
@@ -557,7 +576,232 @@ def make_meta_train_step(meta_loss, optimizer):
             + TO_FLOAT32.format("(params, x_train, y_train, x_test, y_test)") + "\n")},
             notebook="beyond_maml"),
 ]
+# Wrong versions written blind, from the contract and the release alone, for the study of
+# what the feedback tells a student (issue 20).
+BLIND_WRONG = [
+    wrong("inner_step_taylor_approximation", "inner_step_objective", '''
+def inner_step_objective(g, alpha):
+    """Returns h(x) = g(x - alpha * g'(x)): g evaluated after one gradient step from x.
+
+    Args:
+      g: a differentiable function from a scalar to a scalar.
+      alpha: the inner learning rate.
+    """
+    dg = jax.grad(g)
+
+    def h(x):
+        # g(x - a g'(x)) ~ g(x) - a g'(x) * g'(x)
+        d = dg(x)
+        return g(x) - alpha * d * d
+
+    return h
+'''),
+    wrong("mlp_relu_before_each_dense", "MLP", '''
+class MLP(nn.Module):
+    """A ReLU network: Dense(f) + ReLU for each f in features, then Dense(1)."""
+
+    features: Sequence[int] = (40, 40)
+
+    @nn.compact
+    def __call__(self, x):
+        for f in self.features:
+            x = nn.relu(x)
+            x = nn.Dense(f)(x)
+        return nn.Dense(1)(x)
+'''),
+    wrong("adapt_one_step_too_many", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    """Runs `steps` steps of gradient descent p <- p - alpha * grad loss(p, x, y) on a pytree.
+
+    With first_order=True each inner gradient is treated as a constant (jax.lax.stop_gradient).
+    """
+    def gd_step(p):
+        grads = jax.grad(loss)(p, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        return jax.tree_util.tree_map(lambda leaf, g: leaf - alpha * g, p, grads)
+
+    adapted = gd_step(params)
+    for _ in range(steps):
+        adapted = gd_step(adapted)
+    return adapted
+'''),
+    wrong("adapt_tree_map_arguments_swapped", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    """Runs `steps` steps of gradient descent p <- p - alpha * grad loss(p, x, y) on a pytree.
+
+    With first_order=True each inner gradient is treated as a constant (jax.lax.stop_gradient).
+    """
+    grad_fn = jax.grad(loss)
+    for _ in range(steps):
+        grads = grad_fn(params, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, grads, params)
+    return params
+'''),
+    wrong("adapt_first_order_stops_the_parameters", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    """Runs `steps` steps of gradient descent p <- p - alpha * grad loss(p, x, y) on a pytree.
+
+    With first_order=True each inner gradient is treated as a constant (jax.lax.stop_gradient).
+    """
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+        if first_order:
+            params = jax.lax.stop_gradient(params)
+    return params
+'''),
+    wrong("adaptation_loss_steps_not_passed_on", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    """Returns f(params, x_train, y_train, x_test, y_test): the test loss after adapting on train."""
+    def f(params, x_train, y_train, x_test, y_test):
+        adapted = adapt(loss, params, x_train, y_train, alpha, first_order=first_order)
+        return loss(adapted, x_test, y_test)
+    return f
+'''),
+    wrong("adaptation_loss_scores_x_train_against_y_test", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    """Returns f(params, x_train, y_train, x_test, y_test): the test loss after adapting on train."""
+    def f(params, x_train, y_train, x_test, y_test):
+        adapted = adapt(loss, params, x_train, y_train, alpha, steps, first_order)
+        return loss(adapted, x_train, y_test)
+    return f
+'''),
+    wrong("batched_first_order_not_passed_on", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    """Returns F(params, X_train, Y_train, X_test, Y_test): the mean over tasks of adaptation_loss."""
+    task_loss = adaptation_loss(loss, alpha, steps)
+    batched = jax.vmap(task_loss, in_axes=(None, 0, 0, 0, 0))
+
+    def F(params, X_train, Y_train, X_test, Y_test):
+        return jnp.mean(batched(params, X_train, Y_train, X_test, Y_test))
+    return F
+'''),
+    beyond("reptile_mean_without_task_axis", "reptile_update", '''def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
+    """One Reptile update over a batch of tasks.
+
+    phi_i = adapt(loss, params, X[i], Y[i], inner_lr, inner_steps), then
+    params + outer_lr * mean_i(phi_i - params), leaf by leaf.
+    """
+    phis = jax.vmap(lambda x, y: adapt(loss, params, x, y, inner_lr, inner_steps))(X, Y)
+    return jax.tree_util.tree_map(lambda p, phi: p + outer_lr * jnp.mean(phi - p), params, phis)
+'''),
+    beyond("reptile_tasks_one_after_another", "reptile_update", '''def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
+    """One Reptile update over a batch of tasks.
+
+    phi_i = adapt(loss, params, X[i], Y[i], inner_lr, inner_steps), then
+    params + outer_lr * mean_i(phi_i - params), leaf by leaf.
+    """
+    for i in range(X.shape[0]):
+        phi = adapt(loss, params, X[i], Y[i], inner_lr, inner_steps)
+        params = jax.tree_util.tree_map(lambda p, f: p + outer_lr * (f - p), params, phi)
+    return params
+'''),
+    beyond("reptile_rates_swapped", "reptile_update", '''def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
+    """One Reptile update over a batch of tasks.
+
+    phi_i = adapt(loss, params, X[i], Y[i], inner_lr, inner_steps), then
+    params + outer_lr * mean_i(phi_i - params), leaf by leaf.
+    """
+    phis = jax.vmap(lambda x, y: adapt(loss, params, x, y, outer_lr, inner_steps))(X, Y)
+    mean_phi = jax.tree_util.tree_map(lambda leaf: jnp.mean(leaf, axis=0), phis)
+    return jax.tree_util.tree_map(lambda p, m: p + inner_lr * (m - p), params, mean_phi)
+'''),
+    beyond("reptile_interpolation_weights_swapped", "reptile_update", '''def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
+    """One Reptile update over a batch of tasks.
+
+    phi_i = adapt(loss, params, X[i], Y[i], inner_lr, inner_steps), then
+    params + outer_lr * mean_i(phi_i - params), leaf by leaf.
+    """
+    phis = jax.vmap(lambda x, y: adapt(loss, params, x, y, inner_lr, inner_steps))(X, Y)
+    mean_phi = jax.tree_util.tree_map(lambda leaf: jnp.mean(leaf, axis=0), phis)
+    # interpolate between the old parameters and the mean adapted ones
+    return jax.tree_util.tree_map(lambda p, m: outer_lr * p + (1 - outer_lr) * m, params, mean_phi)
+'''),
+    beyond("imaml_regulariser_without_half", "imaml_meta_gradient", '''def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr, inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params."""
+    def proximal(phi):
+        dist = sum(jnp.sum((a - b) ** 2) for a, b in
+                   zip(jax.tree_util.tree_leaves(phi), jax.tree_util.tree_leaves(params)))
+        return loss(phi, x_train, y_train) + lam * dist
+
+    phi = params
+    for _ in range(inner_steps):
+        g = jax.grad(proximal)(phi)
+        phi = jax.tree_util.tree_map(lambda p, d: p - inner_lr * d, phi, g)
+    phi = jax.lax.stop_gradient(phi)
+
+    test_grad = jax.grad(loss)(phi, x_test, y_test)
+
+    def matvec(v):
+        hv = jax.jvp(lambda p: jax.grad(loss)(p, x_train, y_train), (phi,), (v,))[1]
+        return jax.tree_util.tree_map(lambda a, b: a + b / lam, v, hv)
+
+    v, _ = jax.scipy.sparse.linalg.cg(matvec, test_grad, maxiter=cg_steps)
+    return v
+'''),
+    beyond("imaml_cg_runs_to_convergence", "imaml_meta_gradient", '''def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr, inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params."""
+    def inner_objective(phi):
+        sq = sum(jnp.sum((a - b) ** 2) for a, b in
+                 zip(jax.tree_util.tree_leaves(phi), jax.tree_util.tree_leaves(params)))
+        return loss(phi, x_train, y_train) + 0.5 * lam * sq
+
+    phi = params
+    for _ in range(inner_steps):
+        grads = jax.grad(inner_objective)(phi)
+        phi = jax.tree_util.tree_map(lambda p, g: p - inner_lr * g, phi, grads)
+    phi = jax.lax.stop_gradient(phi)
+
+    g_test = jax.grad(loss)(phi, x_test, y_test)
+
+    def matvec(v):
+        hv = jax.jvp(lambda p: jax.grad(loss)(p, x_train, y_train), (phi,), (v,))[1]
+        return jax.tree_util.tree_map(lambda vi, hi: vi + hi / lam, v, hv)
+
+    solution, _ = jax.scipy.sparse.linalg.cg(matvec, g_test)
+    return solution
+'''),
+    beyond("imaml_system_with_the_proximal_hessian", "imaml_meta_gradient", '''def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr, inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params."""
+    def proximal(phi):
+        sq = sum(jnp.sum((a - b) ** 2) for a, b in
+                 zip(jax.tree_util.tree_leaves(phi), jax.tree_util.tree_leaves(params)))
+        return loss(phi, x_train, y_train) + lam / 2 * sq
+
+    phi = params
+    for _ in range(inner_steps):
+        phi = jax.tree_util.tree_map(lambda p, g: p - inner_lr * g, phi, jax.grad(proximal)(phi))
+    phi = jax.lax.stop_gradient(phi)
+
+    g_test = jax.grad(loss)(phi, x_test, y_test)
+
+    def matvec(v):
+        # Hessian of the inner objective at phi, times v
+        hv = jax.jvp(jax.grad(proximal), (phi,), (v,))[1]
+        return jax.tree_util.tree_map(lambda vi, hi: vi + hi / lam, v, hv)
+
+    v, _ = jax.scipy.sparse.linalg.cg(matvec, g_test, maxiter=cg_steps)
+    return v
+'''),
+]
+BLIND_BROKEN = [
+    wrong("loss_mean_over_axis_0", "square_error_loss", '''
+def square_error_loss(model):
+    """Returns loss(params, x, y) = mean over the K points of (model.apply(params, x) - y) ** 2."""
+    def loss(params, x, y):
+        residual = model.apply(params, x) - y
+        # mean over the K points (axis 0)
+        return jnp.mean(residual ** 2, axis=0)
+    return loss
+'''),
+]
+
 WRONG += BEYOND_WRONG
+WRONG += BLIND_WRONG
+BROKEN += BLIND_BROKEN
 ALTERNATIVES += BEYOND_ALTERNATIVES + FLOAT32_ALTERNATIVES
 BROKEN += [
     beyond("imaml_meta_gradient_hangs", "imaml_meta_gradient", IMAML_HEAD + """    while True:

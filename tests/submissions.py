@@ -166,7 +166,7 @@ def grade_submission(variant, folder):
     if variant.xla_flags:
         os.environ[EXTRA_XLA_FLAGS] = variant.xla_flags
     try:
-        return grade_notebook(path)
+        return grade_notebook(path, parts=[variant.part] if variant.own_part_only else None)
     finally:
         os.environ.pop(EXTRA_XLA_FLAGS, None)
 

@@ -62,14 +62,16 @@ from autograder.parts.checking import case
 RTOL, ATOL = 1e-5, 1e-6  # four float32 products and a sum: error below 1e-6
 
 
-@case(points=1.0, feedback="The loss should be sum_i w_i (f(x_i) - y_i)^2 / sum_i w_i.")
+@case(points=1.0, feedback="The loss must be sum_i w_i (f(x_i) - y_i)^2 / sum_i w_i.")
 def test_weighted_mean_on_a_linear_model(student, compare):
     """On y_hat = 2 x + 1 with weights 1, 2, 3, 4 the loss is the weighted mean, 0.6."""
     x, y, w = [[0.0], [1.0], [2.0], [-1.0]], [[1.0], [2.0], [5.0], [0.0]], [1.0, 2.0, 3.0, 4.0]
     got = student.probe("weighted_loss_linear", kernel=[[2.0]], bias=[1.0], x=x, y=y, w=w)
-    residuals = 2 * np.asarray(x)[:, 0] + 1 - np.asarray(y)[:, 0]
-    compare(got, np.sum(np.asarray(w) * residuals ** 2) / np.sum(w), RTOL, ATOL,
-            what="the weighted loss")
+    squared = (2 * np.asarray(x)[:, 0] + 1 - np.asarray(y)[:, 0]) ** 2
+    w = np.asarray(w)
+    compare(got, np.sum(w * squared) / np.sum(w), RTOL, ATOL, what="the weighted loss",
+            mistakes={"the unweighted mean": np.mean(squared),
+                      "the weighted sum, not divided by sum_i w_i": np.sum(w * squared)})
 ''',
 }
 
@@ -115,7 +117,9 @@ def grade_by_cli(root, notebook, path):
     completed = subprocess.run([sys.executable, "-m", "autograder", str(path), "--json"],
                                cwd=root, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    return {part["name"]: part["score"] for part in json.loads(completed.stdout)["parts"]}
+    parts = json.loads(completed.stdout)["parts"]
+    grade_by_cli.feedback = {part["name"]: part["feedback"] for part in parts}
+    return {part["name"]: part["score"] for part in parts}
 
 
 def test_the_release_asks_for_the_new_part(extended_course):
@@ -126,7 +130,8 @@ def test_the_release_asks_for_the_new_part(extended_course):
 
 
 def test_the_cli_grades_the_new_part(extended_course, tmp_path):
-    """The correct answer earns the new point and the wrong one does not; nothing else moves."""
+    """The correct answer earns the new point and the wrong one does not, with feedback that names
+    its mistake from the part's catalogue; nothing else moves."""
     root = extended_course
     right = grade_by_cli(root, answered(root, SOLUTION.replace("    ### BEGIN SOLUTION\n", "")
                                         .replace("    ### END SOLUTION", "")),
@@ -134,6 +139,7 @@ def test_the_cli_grades_the_new_part(extended_course, tmp_path):
     wrong = grade_by_cli(root, answered(root, WRONG), tmp_path / "wrong" / "maml.ipynb")
     assert list(right) == [*submissions.GRADED_NAMES, PART]
     assert right[PART] == 1.0 and wrong[PART] == 0.0
+    assert "Your result equals the unweighted mean." in grade_by_cli.feedback[PART]
     assert {k: v for k, v in right.items() if k != PART} == {
         k: v for k, v in wrong.items() if k != PART}
     assert sum(right.values()) == 21.0

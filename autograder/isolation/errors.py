@@ -34,7 +34,7 @@ class CodeRaised(StudentError):
         """The likely cause in plain words first, when the message is a known one; then the
         exception with the inputs' shapes and Python's message without the grader's internals."""
         message = plain_errors.without_internals(str(self))
-        kind, _, detail = message.partition(": ")
+        kind, _, detail = (part.strip() for part in message.partition(":"))
         text = f"Your code raised {kind}" + (f" with inputs {self.inputs}" if self.inputs else "")
         text = f"{text}: {detail}" if detail else text
         reading = plain_errors.plain_reading(message)

@@ -29,6 +29,11 @@ READINGS = [
      "grad and vmap: use jnp.where or jax.lax.cond"),
     (r"CallCompactUnboundModuleError|Can't call compact methods on unbound modules",
      "a Flax module was called directly: evaluate it with model.apply(params, x)"),
+    (r"expected a scalar loss, got an array of shape",
+     "the loss must be one number: average over every axis (jnp.mean with no axis)"),
+    (r"requires the current value of parameters, but you are not passing `params`",
+     "optimizer.update was called without params, which weight decay needs: call "
+     "optimizer.update(grads, opt_state, params)"),
     (r"missing \d+ required positional argument|takes \d+ positional arguments? but \d+ "
      r"(?:were|was) given|got an unexpected keyword argument",
      "the function was called with the arguments the assignment specifies and its signature "

@@ -96,6 +96,18 @@ def diagnose(got: Any, expected: Any, rtol: float, atol: float,
     return None
 
 
+def fitted_step(got: Any, start: np.ndarray, direction: np.ndarray) -> float | None:
+    """The ``r`` for which ``start + r * direction`` is nearest ``got`` (least squares), to name a
+    wrong step size: the catalogue then offers ``start + r * direction`` as a mistake."""
+    try:
+        moved = np.asarray(got, dtype=np.float64) - start
+    except (TypeError, ValueError):
+        return None
+    if moved.shape != np.shape(direction) or not np.any(direction):
+        return None
+    return float(moved @ direction / (direction @ direction))
+
+
 def assert_trees_all_close(got: Any, expected: Any, rtol: float, atol: float,
                            what: str = "the result", case: str | None = None,
                            relative: bool = False, margins: list | None = None,

@@ -87,19 +87,26 @@ def test_forward_pass(student, compare):
     x = rng.uniform(-3, 3, size=(10, 1)).astype(np.float32)
     chain = layer_chain(leaves, features)
 
-    def forward(hidden_activation, output_activation):
+    def forward(*activations, before=False):
+        """The network with ``activations[i]`` after layer i (before it when ``before``)."""
         hidden = x.astype(np.float64)
-        for number, (kernel, bias) in enumerate(chain):
+        for (kernel, bias), activation in zip(chain, activations):
+            hidden = activation(hidden) if before else hidden
             hidden = hidden @ values[kernel] + values[bias]
-            hidden = (hidden_activation if number < len(chain) - 1 else output_activation)(hidden)
+            hidden = hidden if before else activation(hidden)
         return hidden
 
     relu, identity = (lambda h: np.maximum(h, 0.0)), (lambda h: h)
+    hidden = [relu] * (len(chain) - 1)
     got = student.probe("mlp_forward", features=list(features), leaves=[v.tolist() for v in values],
                         x=x.tolist())
-    compare(got, forward(relu, identity), RTOL, ATOL, what="the output", mistakes={
-        "the network with a ReLU on the output layer too": forward(relu, relu),
-        "the network with no ReLU between the layers": forward(identity, identity)})
+    compare(got, forward(*hidden, identity), RTOL, ATOL, what="the output", mistakes={
+        "the network with a ReLU on the output layer too": forward(*hidden, relu),
+        "the network with no ReLU between the layers": forward(*[identity] * len(chain)),
+        "the network with each ReLU before its Dense layer instead of after it":
+            forward(*hidden, identity, before=True),
+        "the network with no ReLU after the last hidden layer":
+            forward(*hidden[:-1], identity, identity)})
 
 
 @case(points=0.5, feedback="The model must map inputs of shape (..., 1) to outputs of shape "

@@ -3,7 +3,7 @@
 import numpy as np
 
 from autograder.parts import reference_runs
-from autograder.parts.checking import case
+from autograder.parts.checking import case, fitted_step
 from autograder.parts.closed_forms import (FLAT_TREE, NESTED_TREE, flatten_task, quadratic_problem,
                                      random_task, random_vector)
 
@@ -15,8 +15,9 @@ K = 4
 RTOL, ATOL = 1e-4, 1e-5
 
 
-def adapt_mistakes(problem, v0, z, alpha, steps):
-    """What known wrong versions of `adapt` return on the quadratic (None: same as correct)."""
+def adapt_mistakes(problem, v0, z, alpha, steps, got):
+    """What known wrong versions of `adapt` return on the quadratic (None: same as correct); a
+    single step of another size is fitted to ``got``."""
 
     def descend(step):
         v = v0
@@ -32,9 +33,22 @@ def adapt_mistakes(problem, v0, z, alpha, steps):
         "reusing the first gradient on every step: it must be computed again at the current "
         "parameters": v0 - steps * alpha * problem.grad(v0, z) if steps > 1 else None,
         "gradient ascent, params + alpha * grad": descend(lambda v, g: v + alpha * g),
+        "grad - alpha * params: tree_map's arguments in the wrong order":
+            descend(lambda v, g: g - alpha * v),
         "steps along the gradient's sign, params - alpha * sign(grad)":
             descend(lambda v, g: v - alpha * np.sign(g)),
+        **{f"adapting for {k} steps instead of steps = {steps}": problem.adapt(v0, z, alpha, k)
+           for k in range(2, 11) if abs(k - steps) > 1},
+        **one_step_of_another_size(problem, v0, z, alpha, steps, got),
     }
+
+
+def one_step_of_another_size(problem, v0, z, alpha, steps, got):
+    rate = fitted_step(got, v0, -problem.grad(v0, z)) if steps == 1 else None
+    if rate is None or abs(rate - alpha) <= 1e-3 * alpha:
+        return {}
+    return {f"one step of size {rate:.3g} instead of alpha = {alpha:g}":
+            v0 - rate * problem.grad(v0, z)}
 
 
 def adapt_case(student, compare, tree, seed, alpha, steps):
@@ -45,7 +59,8 @@ def adapt_case(student, compare, tree, seed, alpha, steps):
                         y=y.tolist(), alpha=alpha, steps=steps)
     z = flatten_task(x, y)
     compare(got, problem.adapt(v0, z, alpha, steps), RTOL, ATOL, what="the adapted parameters",
-            layout=problem.tree, mistakes=adapt_mistakes(problem, v0, z, alpha, steps))
+            case=f"alpha = {alpha:g}, steps = {steps}", layout=problem.tree,
+            mistakes=adapt_mistakes(problem, v0, z, alpha, steps, got))
 
 
 def outer_gradient_case(student, compare, first_order, steps=2, alpha=0.25, seed=7):
@@ -60,6 +75,7 @@ def outer_gradient_case(student, compare, first_order, steps=2, alpha=0.25, seed
     gradient = {order: problem.adaptation_loss(v0, z_train, z_test, alpha, steps, order)[1]
                 for order in (False, True)}
     compare(got, gradient[first_order], RTOL, ATOL, what="the gradient through adapt",
+            case=f"alpha = {alpha:g}, steps = {steps}, first_order = {first_order}",
             layout=problem.tree, mistakes={
                 "the second-order gradient: first_order=True was not applied": gradient[False],
                 "the first-order gradient: every inner gradient was treated as a constant "

@@ -1,6 +1,7 @@
 """`adaptation_loss(loss, alpha, steps, first_order)`: one task's MAML objective."""
 
 from autograder.parts import reference_runs
+from autograder.parts.reference_runs import CONFIG
 from autograder.parts.checking import case
 from autograder.parts.closed_forms import NESTED_TREE, flatten_task, quadratic_problem, random_task, random_vector
 
@@ -21,8 +22,8 @@ def meta_case(student, compare, seed, alpha, steps, first_order, check):
                         first_order=first_order)
     z_train, z_test = flatten_task(*task[:2]), flatten_task(*task[2:])
 
-    def objective(z_adapt=z_train, z_score=z_test, order=first_order, k=steps):
-        value, grad = problem.adaptation_loss(v0, z_adapt, z_score, alpha, k, order)
+    def objective(z_adapt=z_train, z_score=z_test, order=first_order, k=steps, rate=alpha):
+        value, grad = problem.adaptation_loss(v0, z_adapt, z_score, rate, k, order)
         return {"value": value, "grad": grad}
 
     before = {"value": problem.loss(v0, z_test), "grad": problem.grad(v0, z_test)}
@@ -32,13 +33,24 @@ def meta_case(student, compare, seed, alpha, steps, first_order, check):
             objective(z_test, z_train),
         "the training loss after adapting: the adapted parameters must be scored on the test "
         "split": objective(z_score=z_train),
+        "scoring x_train against y_test: inputs and targets from different splits":
+            objective(z_score=flatten_task(task[0], task[3])),
+        "scoring x_test against y_train: inputs and targets from different splits":
+            objective(z_score=flatten_task(task[2], task[1])),
+        "adapting on x_train with y_test: inputs and targets from different splits":
+            objective(z_adapt=flatten_task(task[0], task[3])),
         "adapting for one step whatever steps is": objective(k=1) if steps > 1 else None,
         "the second-order meta-gradient: first_order was not passed on to adapt":
             objective(order=False) if first_order else None,
         "the first-order meta-gradient although first_order=False": (
             None if first_order else objective(order=True)),
+        **{f"adapting for {k} steps instead of steps = {steps}": objective(k=k)
+           for k in range(2, 6) if k != steps},
+        f"adapting with alpha = {CONFIG.inner_lr:g} (config.inner_lr), not the alpha given":
+            objective(rate=CONFIG.inner_lr),
     }
     compare(got[check], objective()[check], RTOL, ATOL, what=f"the meta-{check}",
+            case=f"alpha = {alpha:g}, steps = {steps}, first_order = {first_order}",
             layout=problem.tree, mistakes={m: None if v is None else v[check]
                                            for m, v in mistakes.items()})
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from autograder.parts import reference_runs
+from autograder.parts.reference_runs import CONFIG
 from autograder.parts.checking import case
 from autograder.parts.closed_forms import NESTED_TREE, flatten_task, quadratic_problem, random_task, random_vector
 
@@ -26,8 +27,8 @@ def batch_case(student, seed, tasks, alpha, steps, first_order, jit=False):
     train = [flatten_task(*[a[t] for a in batch[:2]]) for t in range(tasks)]
     test = [flatten_task(*[a[t] for a in batch[2:]]) for t in range(tasks)]
 
-    def per_task(pairs, k=steps, order=first_order):
-        return [problem.adaptation_loss(v0, z_train, z_test, alpha, k, order)
+    def per_task(pairs, k=steps, order=first_order, rate=alpha):
+        return [problem.adaptation_loss(v0, z_train, z_test, rate, k, order)
                 for z_train, z_test in pairs]
 
     def mean(results, reduce=np.mean):
@@ -47,6 +48,10 @@ def batch_case(student, seed, tasks, alpha, steps, first_order, jit=False):
             mean(per_task(zip(train, test), order=False)) if first_order else None,
         "the first-order meta-gradient although first_order=False":
             None if first_order else mean(per_task(zip(train, test), order=True)),
+        **{f"adapting for {k} steps instead of steps = {steps}": mean(per_task(zip(train, test), k=k))
+           for k in range(2, 6) if k != steps},
+        f"adapting with alpha = {CONFIG.inner_lr:g} (config.inner_lr), not the alpha given":
+            mean(per_task(zip(train, test), rate=CONFIG.inner_lr)),
     }
     return got, mean(correct), mistakes
 
@@ -61,7 +66,7 @@ def test_value_is_mean_over_tasks(student, compare):
     """For 4 tasks the value is the mean of the per-task adaptation losses."""
     got, want, mistakes = batch_case(student, 21, tasks=4, alpha=0.2, steps=2, first_order=False)
     compare(got["value"], want["value"], RTOL, ATOL, what="the meta-loss",
-            mistakes=only("value", mistakes))
+            case="T = 4 tasks, alpha = 0.2, steps = 2", mistakes=only("value", mistakes))
 
 
 @case(points=1.0, feedback="The meta-gradient must be the mean over tasks of each task's full "
@@ -70,7 +75,7 @@ def test_meta_gradient_is_mean_over_tasks(student, compare):
     """For 4 tasks and 2 steps the gradient is the mean of the per-task meta-gradients."""
     got, want, mistakes = batch_case(student, 21, tasks=4, alpha=0.2, steps=2, first_order=False)
     compare(got["grad"], want["grad"], RTOL, ATOL, what="the meta-gradient", layout=NESTED_TREE,
-            mistakes=only("grad", mistakes))
+            case="T = 4 tasks, alpha = 0.2, steps = 2", mistakes=only("grad", mistakes))
 
 
 @case(points=0.5, feedback="A batch of one task with first_order=True must give first-order "

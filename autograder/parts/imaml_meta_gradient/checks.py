@@ -47,16 +47,27 @@ def imaml_mistakes(problem, v0, z_train, z_test, lam, inner_lr, inner_steps, cg_
             point = point - inner_lr * (problem.grad(point, z_train) + lam * (point - v0))
         return jacobian.T @ b
 
-    plain = v0.copy()
-    for _ in range(inner_steps):
-        plain = plain - inner_lr * problem.grad(plain, z_train)
+    def inner_loop(pull):
+        """phi after the inner steps with the proximal gradient ``pull * lam (phi - params)``."""
+        point = v0.copy()
+        for _ in range(inner_steps):
+            point = point - inner_lr * (problem.grad(point, z_train) + pull * lam * (point - v0))
+        return point
+
+    def solve_at(point):
+        return cg(eye + hessian(problem, point) / lam, problem.grad(point, z_test))
+
+    plain, doubled = inner_loop(0.0), inner_loop(2.0)
     system = eye + hessian(problem, phi) / lam
     truncated = cg_steps < problem.size  # else CG from any start is the exact solution
     return {
         "solving (I + lam H) v = g: the Hessian must be divided by lam, not multiplied":
             cg(eye + lam * hessian(problem, phi)),
-        "an inner loop without the proximal term lam/2 ||phi - params||^2":
-            cg(eye + hessian(problem, plain) / lam, problem.grad(plain, z_test)),
+        "an inner loop without the proximal term lam/2 ||phi - params||^2": solve_at(plain),
+        "an inner loop with lam ||phi - params||^2, not lam/2 ||phi - params||^2":
+            solve_at(doubled),
+        "solving (2I + H/lam) v = g: the system's matrix is I + H/lam, not the Hessian of the "
+        "proximal objective over lam": cg(2 * eye + hessian(problem, phi) / lam),
         "the test gradient at phi itself: the linear system was not solved": b,
         "Hessian-vector products taken at params, not at the inner solution phi":
             cg(eye + hessian(problem, v0) / lam),
@@ -77,7 +88,8 @@ def imaml_case(student, compare, problem, seed, lam, inner_lr, inner_steps, cg_s
     z_train, z_test = flatten_task(*task[:2]), flatten_task(*task[2:])
     arguments = (problem, v0, z_train, z_test, lam, inner_lr, inner_steps, cg_steps)
     compare(got, imaml_meta_gradient(*arguments), RTOL, ATOL, what="the implicit meta-gradient",
-            layout=problem.tree, mistakes=imaml_mistakes(*arguments))
+            case=f"lam = {lam:g}, inner_lr = {inner_lr:g}, inner_steps = {inner_steps}, "
+                 f"cg_steps = {cg_steps}", layout=problem.tree, mistakes=imaml_mistakes(*arguments))
 
 
 def unknowns(tree):

@@ -38,6 +38,8 @@ def mistakes(g0, g1, g2, alpha, xs):
         "values": {
             "g(x + alpha g'(x)): the step went up the gradient (sign flipped)": g0(ascent),
             "g(x): no inner step was taken": g0(xs),
+            "g(x) - alpha g'(x)^2, the first-order Taylor approximation, not g at the stepped "
+            "point": g0(xs) - alpha * g1(xs) ** 2,
         },
         "grads": {
             "g'(x - alpha g'(x)) without the factor (1 - alpha g''(x)): the inner gradient was "

@@ -3,10 +3,10 @@
 import numpy as np
 
 from autograder.parts import reference_runs
-from autograder.parts.checking import case
+from autograder.parts.checking import case, fitted_step
 from autograder.parts.closed_forms import (NESTED_TREE, flatten_task, quadratic_problem,
                                      random_task, random_vector)
-from autograder.parts.make_meta_train_step.optimizers import Adam, Momentum
+from autograder.parts.make_meta_train_step.optimizers import Adam, DecayedSchedule, Momentum
 
 K, TASKS = 2, 2
 # float32 quadratics over 7 parameters for <= 4 steps; Adam divides by sqrt(v) + 1e-8 with
@@ -29,8 +29,11 @@ def run_case(student, seed, optimizer, steps):
                         batches=[[a.tolist() for a in b] for b in batches], optimizer=optimizer)
 
     def rule():
-        return (Adam(optimizer["lr"]) if optimizer["name"] == "adam"
-                else Momentum(optimizer["lr"], optimizer.get("momentum") or 0.0))
+        if optimizer["name"] == "adam":
+            return Adam(optimizer["lr"])
+        if optimizer["name"] == "decayed_schedule":
+            return DecayedSchedule(**{k: v for k, v in optimizer.items() if k != "name"})
+        return Momentum(optimizer["lr"], optimizer.get("momentum") or 0.0)
 
     def trajectory(loss_after=False, subtract=False, fresh_state=False):
         v, losses, optimizer_rule = v0, [], rule()
@@ -49,6 +52,14 @@ def run_case(student, seed, optimizer, steps):
         "every step starting from the initial optimizer state: return the new opt_state":
             trajectory(fresh_state=True) if steps > 1 else None,
     }
+    if steps == 1 and optimizer["name"] == "sgd" and not optimizer.get("momentum"):
+        z, want = flatten_task(*batches[0]), trajectory()
+        rate = fitted_step(got.get("params") if isinstance(got, dict) else None, v0,
+                           -problem.grad(v0, z))
+        if rate is not None and abs(rate - optimizer["lr"]) > 1e-3 * optimizer["lr"]:
+            mistakes[f"a plain gradient step of size {rate:.3g} where optax.sgd({optimizer['lr']:g}) "
+                     "takes a step of its rate: the optimizer passed in is not used"] = {
+                "losses": want["losses"], "params": v0 - rate * problem.grad(v0, z)}
     return got, trajectory(), mistakes
 
 
@@ -57,7 +68,8 @@ def run_case(student, seed, optimizer, steps):
 def test_sgd_step_returns_loss_before_update(student, compare):
     """One SGD step: params - lr * grad, and the loss at the old params."""
     got, want, mistakes = run_case(student, 31, {"name": "sgd", "lr": 0.1}, steps=1)
-    compare(got, want, RTOL, ATOL, what="the step's result", layout=PARAMS, mistakes=mistakes)
+    compare(got, want, RTOL, ATOL, what="the step's result", case="optax.sgd(0.1), 1 step",
+            layout=PARAMS, mistakes=mistakes)
 
 
 @case(points=1.0, feedback="Four optax.adam steps must follow Adam's rule, each step using the "
@@ -65,17 +77,37 @@ def test_sgd_step_returns_loss_before_update(student, compare):
 def test_adam_state_is_carried(student, compare):
     """Four Adam steps match optax.adam's update rule, so the optimizer state is carried."""
     got, want, mistakes = run_case(student, 32, {"name": "adam", "lr": 0.05}, steps=4)
-    compare(got, want, RTOL, ATOL, what="the Adam trajectory", layout=PARAMS, mistakes=mistakes)
+    compare(got, want, RTOL, ATOL, what="the Adam trajectory", case="optax.adam(0.05), 4 steps",
+            layout=PARAMS, mistakes=mistakes)
 
 
-@case(points=0.5, feedback="Three steps of momentum SGD must follow its update rule, the "
+@case(points=0.25, feedback="Three steps of momentum SGD must follow its update rule, the "
       "optimizer state carried from step to step.")
 def test_momentum_state_is_carried(student, compare):
     """Three momentum-SGD steps match p <- p - lr (g + 0.9 trace)."""
     got, want, mistakes = run_case(student, 33, {"name": "sgd", "lr": 0.05, "momentum": 0.9},
                                    steps=3)
-    compare(got, want, RTOL, ATOL, what="the momentum trajectory", layout=PARAMS,
-            mistakes=mistakes)
+    compare(got, want, RTOL, ATOL, what="the momentum trajectory",
+            case="optax.sgd(0.05, momentum=0.9), 3 steps", layout=PARAMS, mistakes=mistakes)
+
+
+# An optimizer no step could imitate by accident: weight decay (its update needs params) and a
+# learning rate that its state changes at every step.
+DISTINCTIVE = {"name": "decayed_schedule", "lr": 0.3, "end_lr": 0.05, "transition_steps": 2,
+               "weight_decay": 0.2}
+
+
+@case(points=0.25, feedback="The step must use the optax optimizer it is given, whatever it is: "
+      "optimizer.update(grads, opt_state, params), then optax.apply_updates.")
+def test_uses_the_optimizer_it_is_given(student, compare):
+    """Three steps of weight decay with a scheduled rate follow that optimizer's rule; a step that
+    gives the same parameters as with optax.sgd(0.1) does not use the optimizer it is given."""
+    got, want, mistakes = run_case(student, 34, DISTINCTIVE, steps=3)
+    with_sgd, _, _ = run_case(student, 34, {"name": "sgd", "lr": 0.1}, steps=3)
+    mistakes["what your step gives with optax.sgd(0.1): the optimizer passed in is not used"] = (
+        with_sgd)
+    compare(got, want, RTOL, ATOL, what="the trajectory", case="weight decay 0.2 and a rate "
+            "scheduled from 0.3 to 0.05, 3 steps", layout=PARAMS, mistakes=mistakes)
 
 
 @case(points=0.5, feedback="Meta-training the sinusoid network for a few steps from a stored "

@@ -29,3 +29,18 @@ class Momentum:
     def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
         self.trace = grad + self.momentum * self.trace
         return params - self.lr * self.trace
+
+
+class DecayedSchedule:
+    """``optax.chain(optax.add_decayed_weights(wd), optax.sgd(optax.linear_schedule(lr, end_lr,
+    n)))``: ``p <- p - rate_t (g + wd p)``, with ``rate_t`` going linearly from ``lr`` to ``end_lr``
+    over the first ``n`` steps (t counted from 0 in the optimizer state)."""
+
+    def __init__(self, lr: float, end_lr: float, transition_steps: int, weight_decay: float) -> None:
+        self.lr, self.end_lr, self.transition_steps = lr, end_lr, transition_steps
+        self.weight_decay, self.t = weight_decay, 0
+
+    def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        rate = self.lr + (self.end_lr - self.lr) * min(self.t / self.transition_steps, 1.0)
+        self.t += 1
+        return params - rate * (grad + self.weight_decay * params)

@@ -22,6 +22,9 @@ def quadratic_meta_loss(problem):
 def _optimizer(spec):
     if spec["name"] == "adam":
         return optax.adam(spec["lr"])
+    if spec["name"] == "decayed_schedule":  # needs params, and its state sets each step's rate
+        schedule = optax.linear_schedule(spec["lr"], spec["end_lr"], spec["transition_steps"])
+        return optax.chain(optax.add_decayed_weights(spec["weight_decay"]), optax.sgd(schedule))
     return optax.sgd(spec["lr"], momentum=spec.get("momentum"))
 
 

@@ -4,7 +4,7 @@ batch of tasks (graded with the grader's own `adapt`)."""
 import numpy as np
 
 from autograder.parts import closed_forms, reference_runs
-from autograder.parts.checking import case
+from autograder.parts.checking import case, fitted_step
 from autograder.parts.closed_forms import FLAT_TREE, NESTED_TREE, flatten_task, quadratic_problem
 from autograder.parts.reptile_update.closed_form import reptile_update
 
@@ -18,12 +18,31 @@ RTOL, ATOL = 1e-4, 1e-5
 REFERENCE = dict(inner_lr=reference_runs.CONFIG.inner_lr, inner_steps=3, outer_lr=0.5)
 
 
-def reptile_mistakes(problem, v0, tasks, inner_lr, inner_steps, outer_lr):
-    """What known wrong versions of `reptile_update` return (None: same as correct)."""
+def reptile_mistakes(problem, v0, tasks, inner_lr, inner_steps, outer_lr, got):
+    """What known wrong versions of `reptile_update` return (None: same as correct); a step of
+    another size along the mean difference is fitted to ``got``."""
     adapted = [problem.adapt(v0, z, inner_lr, inner_steps) for z in tasks]
     step = np.mean(adapted, axis=0) - v0
     several = len(tasks) > 1
+    sequential = v0
+    for z in tasks:
+        sequential = sequential + outer_lr * (problem.adapt(sequential, z, inner_lr, inner_steps)
+                                              - sequential)
+    leaves, start, scalar_means = problem.tree, 0, v0.copy()
+    for _, shape in leaves:  # jnp.mean(phi - params) over tasks and the whole leaf
+        size = int(np.prod(shape))
+        scalar_means[start:start + size] += outer_lr * np.mean(step[start:start + size])
+        start += size
     return {
+        "outer_lr * params + (1 - outer_lr) * mean phi: the interpolation weights swapped":
+            outer_lr * v0 + (1 - outer_lr) * np.mean(adapted, axis=0) if outer_lr != 0.5 else None,
+        "inner_lr and outer_lr swapped": reptile_update(problem, v0, tasks, outer_lr, inner_steps,
+                                                        inner_lr) if inner_lr != outer_lr else None,
+        "one task after another, each adapted from the parameters the previous one moved "
+        "(they must all start from the same params and be averaged)":
+            sequential if several else None,
+        "one mean per leaf: jnp.mean(phi - params) without axis=0 also averages over the "
+        "leaf's entries": scalar_means,
         "params - outer_lr * (phi - params): a step away from the adapted parameters":
             v0 - outer_lr * step,
         "the mean adapted parameters: outer_lr was not used": v0 + step if outer_lr != 1 else None,
@@ -33,7 +52,16 @@ def reptile_mistakes(problem, v0, tasks, inner_lr, inner_steps, outer_lr):
         "adapting each task with one inner step whatever inner_steps is":
             reptile_update(problem, v0, tasks, inner_lr, 1, outer_lr) if inner_steps > 1 else None,
         "the parameters unchanged": v0,
+        **step_of_another_size(v0, step, outer_lr, got),
     }
+
+
+def step_of_another_size(v0, step, outer_lr, got):
+    rate = fitted_step(got, v0, step)
+    if rate is None or abs(rate - outer_lr) <= 1e-3 * outer_lr:
+        return {}
+    return {f"a step of {rate:.3g} times the mean difference instead of outer_lr = {outer_lr:g}":
+            v0 + rate * step}
 
 
 def reptile_case(student, compare, tree, seed, tasks, inner_lr, inner_steps, outer_lr):
@@ -46,7 +74,9 @@ def reptile_case(student, compare, tree, seed, tasks, inner_lr, inner_steps, out
     zs = [flatten_task(x, y) for x, y in zip(X, Y)]
     compare(got, reptile_update(problem, v0, zs, inner_lr, inner_steps, outer_lr), RTOL, ATOL,
             what="the Reptile update", layout=problem.tree,
-            mistakes=reptile_mistakes(problem, v0, zs, inner_lr, inner_steps, outer_lr))
+            case=f"T = {tasks} task{'s' if tasks > 1 else ''}, inner_lr = {inner_lr:g}, inner_steps = {inner_steps}, "
+                 f"outer_lr = {outer_lr:g}",
+            mistakes=reptile_mistakes(problem, v0, zs, inner_lr, inner_steps, outer_lr, got))
 
 
 @case(points=1.0, feedback="One Reptile update on one task must move the parameters towards "
