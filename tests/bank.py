@@ -577,7 +577,7 @@ def make_meta_train_step(meta_loss, optimizer):
             notebook="beyond_maml"),
 ]
 # Wrong versions written blind, from the contract and the release alone, for the study of
-# what the feedback tells a student (issue 20).
+# what the feedback tells a student.
 BLIND_WRONG = [
     wrong("inner_step_taylor_approximation", "inner_step_objective", '''
 def inner_step_objective(g, alpha):
@@ -786,6 +786,222 @@ def batched_meta_loss(loss, alpha, steps=1, first_order=False):
     v, _ = jax.scipy.sparse.linalg.cg(matvec, g_test, maxiter=cg_steps)
     return v
 '''),
+    wrong("inner_step_hard_coded_alpha", "inner_step_objective", '''
+def inner_step_objective(g, alpha):
+    """Returns h(x) = g(x - alpha * g'(x)): g evaluated after one gradient step from x.
+
+    Args:
+      g: a differentiable function from a scalar to a scalar.
+      alpha: the inner learning rate.
+    """
+    grad_g = jax.grad(g)
+
+    def h(x):
+        return g(x - 0.1 * grad_g(x))
+
+    return h
+'''),
+    wrong("inner_step_applied_to_the_value", "inner_step_objective", '''
+def inner_step_objective(g, alpha):
+    """Returns h(x) = g(x - alpha * g'(x)): g evaluated after one gradient step from x.
+
+    Args:
+      g: a differentiable function from a scalar to a scalar.
+      alpha: the inner learning rate.
+    """
+    grad_g = jax.grad(g)
+
+    def h(x):
+        # value of g after one gradient step
+        return g(x) - alpha * grad_g(x)
+
+    return h
+'''),
+    wrong("mlp_relu_after_the_loop", "MLP", '''
+class MLP(nn.Module):
+    """A ReLU network: Dense(f) + ReLU for each f in features, then Dense(1)."""
+
+    features: Sequence[int] = (40, 40)
+
+    @nn.compact
+    def __call__(self, x):
+        for f in self.features:
+            x = nn.Dense(f)(x)
+        x = nn.relu(x)
+        return nn.Dense(1)(x)
+'''),
+    wrong("loss_divides_by_a_hard_coded_k", "square_error_loss", '''
+def square_error_loss(model):
+    """Returns loss(params, x, y) = mean over the K points of (model.apply(params, x) - y) ** 2."""
+    K = 10  # points per task
+
+    def loss(params, x, y):
+        pred = model.apply(params, x)
+        return jnp.sum((pred - y) ** 2) / K
+
+    return loss
+'''),
+    wrong("loss_root_mean_square", "square_error_loss", '''
+def square_error_loss(model):
+    """Returns loss(params, x, y) = mean over the K points of (model.apply(params, x) - y) ** 2."""
+    def loss(params, x, y):
+        pred = model.apply(params, x)
+        return jnp.sqrt(jnp.mean((pred - y) ** 2))
+
+    return loss
+'''),
+    wrong("adapt_first_order_inverted", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    """Runs `steps` steps of gradient descent p <- p - alpha * grad loss(p, x, y) on a pytree.
+
+    With first_order=True each inner gradient is treated as a constant (jax.lax.stop_gradient).
+    """
+    grad_fn = jax.grad(loss)
+    for _ in range(steps):
+        grads = grad_fn(params, x, y)
+        if not first_order:
+            grads = jax.lax.stop_gradient(grads)
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+    return params
+'''),
+    wrong("adapt_every_step_from_the_start", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    """Runs `steps` steps of gradient descent p <- p - alpha * grad loss(p, x, y) on a pytree.
+
+    With first_order=True each inner gradient is treated as a constant (jax.lax.stop_gradient).
+    """
+    adapted = params
+    for _ in range(steps):
+        grads = jax.grad(loss)(adapted, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        adapted = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+    return adapted
+'''),
+    wrong("adapt_alpha_twice", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    """Runs `steps` steps of gradient descent p <- p - alpha * grad loss(p, x, y) on a pytree.
+
+    With first_order=True each inner gradient is treated as a constant (jax.lax.stop_gradient).
+    """
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        updates = jax.tree_util.tree_map(lambda g: alpha * g, grads)
+        params = jax.tree_util.tree_map(lambda p, u: p - alpha * u, params, updates)
+    return params
+'''),
+    wrong("adaptation_loss_adapts_on_the_test_split", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    """Returns f(params, x_train, y_train, x_test, y_test): the test loss after adapting on train."""
+    def f(params, x_train, y_train, x_test, y_test):
+        adapted = adapt(loss, params, x_test, y_test, alpha, steps, first_order)
+        return loss(adapted, x_test, y_test)
+
+    return f
+'''),
+    wrong("adaptation_loss_steps_and_first_order_swapped", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    """Returns f(params, x_train, y_train, x_test, y_test): the test loss after adapting on train."""
+    def f(params, x_train, y_train, x_test, y_test):
+        adapted = adapt(loss, params, x_train, y_train, alpha, first_order, steps)
+        return loss(adapted, x_test, y_test)
+
+    return f
+'''),
+    wrong("batched_test_split_not_mapped", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    """Returns F(params, X_train, Y_train, X_test, Y_test): the mean over tasks of adaptation_loss."""
+    task_loss = adaptation_loss(loss, alpha, steps, first_order)
+
+    def F(params, X_train, Y_train, X_test, Y_test):
+        losses = jax.vmap(task_loss, in_axes=(None, 0, 0, None, None))(
+            params, X_train, Y_train, X_test, Y_test)
+        return jnp.mean(losses)
+
+    return F
+'''),
+    wrong("batched_scores_the_mean_adapted_parameters", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    """Returns F(params, X_train, Y_train, X_test, Y_test): the mean over tasks of adaptation_loss."""
+    def F(params, X_train, Y_train, X_test, Y_test):
+        adapted = jax.vmap(lambda x, y: adapt(loss, params, x, y, alpha, steps, first_order))(
+            X_train, Y_train)
+        mean_adapted = jax.tree_util.tree_map(lambda leaf: jnp.mean(leaf, axis=0), adapted)
+        losses = jax.vmap(loss, in_axes=(None, 0, 0))(mean_adapted, X_test, Y_test)
+        return jnp.mean(losses)
+
+    return F
+'''),
+    beyond("reptile_adapts_on_the_whole_batch", "reptile_update", '''
+def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
+    """One Reptile update over a batch of tasks.
+
+    phi_i = adapt(loss, params, X[i], Y[i], inner_lr, inner_steps), then
+    params + outer_lr * mean_i(phi_i - params), leaf by leaf.
+    """
+    T = X.shape[0]
+    diffs = []
+    for i in range(T):
+        phi = adapt(loss, params, X, Y, inner_lr, inner_steps)
+        diffs.append(jax.tree_util.tree_map(lambda a, b: a - b, phi, params))
+    mean_diff = jax.tree_util.tree_map(lambda *d: sum(d) / T, *diffs)
+    return jax.tree_util.tree_map(lambda p, d: p + outer_lr * d, params, mean_diff)
+'''),
+    beyond("reptile_parentheses_missing", "reptile_update", '''
+def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
+    """One Reptile update over a batch of tasks.
+
+    phi_i = adapt(loss, params, X[i], Y[i], inner_lr, inner_steps), then
+    params + outer_lr * mean_i(phi_i - params), leaf by leaf.
+    """
+    phis = jax.vmap(lambda x, y: adapt(loss, params, x, y, inner_lr, inner_steps))(X, Y)
+    mean_phi = jax.tree_util.tree_map(lambda leaf: jnp.mean(leaf, axis=0), phis)
+    return jax.tree_util.tree_map(lambda p, m: p + outer_lr * m - p, params, mean_phi)
+'''),
+    beyond("reptile_x_and_y_swapped", "reptile_update", '''
+def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
+    """One Reptile update over a batch of tasks.
+
+    phi_i = adapt(loss, params, X[i], Y[i], inner_lr, inner_steps), then
+    params + outer_lr * mean_i(phi_i - params), leaf by leaf.
+    """
+    def one_task(y, x):
+        return adapt(loss, params, x, y, inner_lr, inner_steps)
+
+    phis = jax.vmap(one_task)(X, Y)
+    mean_phi = jax.tree_util.tree_map(lambda leaf: jnp.mean(leaf, axis=0), phis)
+    return jax.tree_util.tree_map(lambda p, m: p + outer_lr * (m - p), params, mean_phi)
+'''),
+    beyond("imaml_proximal_gradient_sign", "imaml_meta_gradient", '''
+def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr,
+                        inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params.
+
+    phi: inner_steps steps of gradient descent (rate inner_lr, from params) on
+    loss(phi, x_train, y_train) + lam / 2 * ||phi - params||^2, then held constant.
+    Returns v solving (I + H / lam) v = grad loss(phi, x_test, y_test), H the Hessian of the
+    training loss at phi, by cg_steps iterations of conjugate gradient from zero (Hessian-vector
+    products only).
+    """
+    train_grad = lambda p: jax.grad(loss)(p, x_train, y_train)
+    phi = params
+    for _ in range(inner_steps):
+        g = train_grad(phi)
+        # gradient of the proximal term lam/2 ||phi - params||^2
+        phi = jax.tree_util.tree_map(lambda p, gi, p0: p - inner_lr * (gi + lam * (p0 - p)),
+                                     phi, g, params)
+    phi = jax.lax.stop_gradient(phi)
+    b = jax.grad(loss)(phi, x_test, y_test)
+
+    def matvec(v):
+        hv = jax.jvp(train_grad, (phi,), (v,))[1]
+        return jax.tree_util.tree_map(lambda vi, hvi: vi + hvi / lam, v, hv)
+
+    v, _ = jax.scipy.sparse.linalg.cg(matvec, b, maxiter=cg_steps)
+    return v
+'''),
 ]
 BLIND_BROKEN = [
     wrong("loss_mean_over_axis_0", "square_error_loss", '''
@@ -797,9 +1013,23 @@ def square_error_loss(model):
         return jnp.mean(residual ** 2, axis=0)
     return loss
 '''),
+    wrong("step_returns_loss_item", "make_meta_train_step", '''
+def make_meta_train_step(meta_loss, optimizer):
+    """Returns step(params, opt_state, batch) -> (params, opt_state, loss): one optax meta-update."""
+    def step(params, opt_state, batch):
+        loss, grads = jax.value_and_grad(meta_loss)(params, *batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return params, opt_state, loss.item()
+
+    return step
+'''),
 ]
 
 WRONG += BEYOND_WRONG
+# Graded in their own part only: each changes one cell, so the rest grades as the solution does.
+BLIND_WRONG = [dataclasses.replace(v, own_part_only=True) for v in BLIND_WRONG]
+BLIND_BROKEN = [dataclasses.replace(v, own_part_only=True) for v in BLIND_BROKEN]
 WRONG += BLIND_WRONG
 BROKEN += BLIND_BROKEN
 ALTERNATIVES += BEYOND_ALTERNATIVES + FLOAT32_ALTERNATIVES

@@ -63,6 +63,22 @@ LEADS_WITH = {
     "imaml_regulariser_without_half": "test_quadratic_with_converged_solve",
     "imaml_cg_runs_to_convergence": "test_truncated_conjugate_gradient",
     "imaml_system_with_the_proximal_hessian": "test_quadratic_with_converged_solve",
+    "inner_step_hard_coded_alpha": "test_gradient_has_second_order_factor",
+    "inner_step_applied_to_the_value": "test_value_is_g_after_one_step",
+    "mlp_relu_after_the_loop": "test_forward_pass",
+    "loss_divides_by_a_hard_coded_k": "test_value_on_linear_model",
+    "loss_root_mean_square": "test_value_on_linear_model",
+    "adapt_first_order_inverted": "test_second_order_by_default",
+    "adapt_every_step_from_the_start": "test_several_steps_recompute_gradient",
+    "adapt_alpha_twice": "test_one_step_on_quadratic",
+    "adaptation_loss_adapts_on_the_test_split": "test_value_adapts_on_train_scores_on_test",
+    "adaptation_loss_steps_and_first_order_swapped": "test_value_adapts_on_train_scores_on_test",
+    "batched_test_split_not_mapped": "test_value_is_mean_over_tasks",
+    "batched_scores_the_mean_adapted_parameters": "test_value_is_mean_over_tasks",
+    "reptile_adapts_on_the_whole_batch": "test_mean_over_tasks_with_several_steps",
+    "reptile_parentheses_missing": "test_one_task_moves_towards_adapted_parameters",
+    "reptile_x_and_y_swapped": "test_one_task_moves_towards_adapted_parameters",
+    "imaml_proximal_gradient_sign": "test_quadratic_with_converged_solve",
 }
 # The mistake each wrong implementation makes, as the part's catalogue names it (the first phrase
 # leads its feedback), and the other phrases its results may also match, on other checks.
@@ -123,6 +139,23 @@ NAMES = {
     "imaml_regulariser_without_half": ("lam ||phi - params||^2, not lam/2",),
     "imaml_cg_runs_to_convergence": ("the exact solution of the system",),
     "imaml_system_with_the_proximal_hessian": ("(2I + H/lam)",),
+    "inner_step_hard_coded_alpha": ("alpha = 0.1, not the alpha given",),
+    "inner_step_applied_to_the_value": ("the step was applied to g's value",),
+    "mlp_relu_after_the_loop": ("a ReLU only after the last hidden layer",),
+    "loss_divides_by_a_hard_coded_k": ("divided by 10 instead of the number of points",),
+    "loss_root_mean_square": ("the root of the mean squared error",),
+    "adapt_first_order_inverted": ("the first-order gradient", "the second-order gradient"),
+    "adapt_every_step_from_the_start": ("every step taken from the starting parameters",),
+    "adapt_alpha_twice": ("one step of size 0.01 instead of alpha = 0.1",),
+    "adaptation_loss_adapts_on_the_test_split": ("adapting on the test split (and scoring on it)",),
+    "adaptation_loss_steps_and_first_order_swapped": ("the parameters were not adapted",
+                                                      "adapting for one step"),
+    "batched_test_split_not_mapped": ("not mapped at all",),
+    "batched_scores_the_mean_adapted_parameters": ("the mean of the adapted parameters",),
+    "reptile_adapts_on_the_whole_batch": ("not mapped at all",),
+    "reptile_parentheses_missing": ("parentheses missing",),
+    "reptile_x_and_y_swapped": ("x and y swapped",),
+    "imaml_proximal_gradient_sign": ("proximal gradient is lam (params - phi)",),
 }
 
 
@@ -185,9 +218,11 @@ def test_no_feedback_is_longer_than_a_few_lines(grade_variant, variant):
 RAISES = {
     "batched_vmap_maps_the_parameters": ("jax.vmap mapped an argument that has no task axis",
                                          "X_train, Y_train, X_test, Y_test each (T, K, 1) = (4, 3, 1)"),
-    "step_python_if_on_a_traced_loss": ("a Python if, while, bool() or int() on a traced value",
+    "step_python_if_on_a_traced_loss": ("a Python if, while, bool(), int(), float() or .item()",
                                         "X_train, Y_train, X_test, Y_test each (T, K, 1) = (2, 2, 1)"),
     "loss_mean_over_axis_0": ("the loss must be one number", "x (10, 1), y (10, 1)"),
+    "step_returns_loss_item": ("a Python if, while, bool(), int(), float() or .item()",
+                               "X_train, Y_train, X_test, Y_test each (T, K, 1) = (2, 2, 1)"),
 }
 
 
@@ -210,6 +245,8 @@ def test_an_exception_reads_in_plain_words(grade_variant, name):
      "4", "axes differ in size"),
     ("TypeError: unsupported operand type(s) for -: 'dict' and 'dict'", "jax.tree_util.tree_map"),
     ("ConcretizationTypeError: Abstract tracer value encountered", "jnp.where"),
+    ("TypeError: dot_general requires contracting dimensions to have the same shape, got (6,) and "
+     "(24,).", "not mapped at all"),
     ("CallCompactUnboundModuleError: Can't call compact methods on unbound modules",
      "model.apply(params, x)"),
     ("TypeError: adapt() missing 1 required positional argument: 'steps'", "signature"),

@@ -19,14 +19,14 @@ READINGS = [
      "share the parameters (in_axes=None)"),
     (r"dot_general requires contracting dimensions to have the same shape|"
      r"Incompatible shapes for broadcasting|incompatible shapes",
-     "shapes that do not line up: the task axis seems mapped over the wrong axis or merged "
-     "into K; vmap over axis 0 of the (T, K, 1) arrays"),
+     "shapes that do not line up: one array seems mapped over the wrong axis, not mapped at all, "
+     "or merged into K; map axis 0 of every (T, K, 1) array"),
     (r"unsupported operand type\(s\) for .*'dict'|unsupported operand type\(s\) for .*FrozenDict",
      "arithmetic on a whole pytree (a dict of parameters): apply it leaf by leaf with "
      "jax.tree_util.tree_map"),
     (r"TracerBoolConversionError|ConcretizationTypeError|TracerIntegerConversionError",
-     "a Python if, while, bool() or int() on a traced value; graded code runs under jax.jit, "
-     "grad and vmap: use jnp.where or jax.lax.cond"),
+     "a Python if, while, bool(), int(), float() or .item() on a traced value; graded code runs "
+     "under jax.jit, grad and vmap: use jnp.where or jax.lax.cond"),
     (r"CallCompactUnboundModuleError|Can't call compact methods on unbound modules",
      "a Flax module was called directly: evaluate it with model.apply(params, x)"),
     (r"expected a scalar loss, got an array of shape",

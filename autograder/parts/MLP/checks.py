@@ -106,7 +106,9 @@ def test_forward_pass(student, compare):
         "the network with each ReLU before its Dense layer instead of after it":
             forward(*hidden, identity, before=True),
         "the network with no ReLU after the last hidden layer":
-            forward(*hidden[:-1], identity, identity)})
+            forward(*hidden[:-1], identity, identity),
+        "the network with a ReLU only after the last hidden layer":
+            forward(*[identity] * (len(chain) - 2), relu, identity)})
 
 
 @case(points=0.5, feedback="The model must map inputs of shape (..., 1) to outputs of shape "

@@ -33,6 +33,8 @@ def adapt_mistakes(problem, v0, z, alpha, steps, got):
         "reusing the first gradient on every step: it must be computed again at the current "
         "parameters": v0 - steps * alpha * problem.grad(v0, z) if steps > 1 else None,
         "gradient ascent, params + alpha * grad": descend(lambda v, g: v + alpha * g),
+        "every step taken from the starting parameters, params - alpha * grad(current), not "
+        "from the current ones": descend(lambda v, g: v0 - alpha * g) if steps > 1 else None,
         "grad - alpha * params: tree_map's arguments in the wrong order":
             descend(lambda v, g: g - alpha * v),
         "steps along the gradient's sign, params - alpha * sign(grad)":

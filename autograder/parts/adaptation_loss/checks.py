@@ -31,6 +31,8 @@ def meta_case(student, compare, seed, alpha, steps, first_order, check):
         "the test loss before adapting: the parameters were not adapted": before,
         "adapting on the test split and scoring on the training split (the splits swapped)":
             objective(z_test, z_train),
+        "adapting on the test split (and scoring on it): adapt on (x_train, y_train)":
+            objective(z_adapt=z_test),
         "the training loss after adapting: the adapted parameters must be scored on the test "
         "split": objective(z_score=z_train),
         "scoring x_train against y_test: inputs and targets from different splits":

@@ -35,6 +35,7 @@ def batch_case(student, seed, tasks, alpha, steps, first_order, jit=False):
         return {"value": reduce([v for v, _ in results]), "grad": reduce([g for _, g in results], 0)}
 
     correct = per_task(zip(train, test))
+    mean_adapted = np.mean([problem.adapt(v0, z, alpha, steps) for z in train], axis=0)
     mistakes = {
         "the sum over tasks, not the mean": mean(correct, np.sum) if tasks > 1 else None,
         "the first task's adaptation loss alone": mean(correct[:1]) if tasks > 1 else None,
@@ -42,6 +43,9 @@ def batch_case(student, seed, tasks, alpha, steps, first_order, jit=False):
         "by one task)": mean(per_task(zip(train, test[1:] + test[:1]))) if tasks > 1 else None,
         "adapting on the test splits and scoring on the training splits (the splits swapped)":
             mean(per_task(zip(test, train))),
+        "the mean of the adapted parameters scored on every task: each task's own adapted "
+        "parameters must be scored on its test split": {"value": np.mean(
+            [problem.loss(mean_adapted, z) for z in test])} if tasks > 1 else None,
         "the mean after one inner step: steps was not passed on":
             mean(per_task(zip(train, test), k=1)) if steps > 1 else None,
         "the second-order meta-gradient: first_order was not passed on":
@@ -57,7 +61,7 @@ def batch_case(student, seed, tasks, alpha, steps, first_order, jit=False):
 
 
 def only(key, mistakes):
-    return {m: None if v is None else v[key] for m, v in mistakes.items()}
+    return {m: None if v is None else v.get(key) for m, v in mistakes.items()}
 
 
 @case(points=1.0, feedback="The value must be the mean over tasks of each task's adaptation "

@@ -57,7 +57,7 @@ def imaml_mistakes(problem, v0, z_train, z_test, lam, inner_lr, inner_steps, cg_
     def solve_at(point):
         return cg(eye + hessian(problem, point) / lam, problem.grad(point, z_test))
 
-    plain, doubled = inner_loop(0.0), inner_loop(2.0)
+    plain, doubled, pushed = inner_loop(0.0), inner_loop(2.0), inner_loop(-1.0)
     system = eye + hessian(problem, phi) / lam
     truncated = cg_steps < problem.size  # else CG from any start is the exact solution
     return {
@@ -66,6 +66,8 @@ def imaml_mistakes(problem, v0, z_train, z_test, lam, inner_lr, inner_steps, cg_
         "an inner loop without the proximal term lam/2 ||phi - params||^2": solve_at(plain),
         "an inner loop with lam ||phi - params||^2, not lam/2 ||phi - params||^2":
             solve_at(doubled),
+        "an inner loop whose proximal gradient is lam (params - phi): it must be lam (phi - params)":
+            solve_at(pushed),
         "solving (2I + H/lam) v = g: the system's matrix is I + H/lam, not the Hessian of the "
         "proximal objective over lam": cg(2 * eye + hessian(problem, phi) / lam),
         "the test gradient at phi itself: the linear system was not solved": b,

@@ -30,6 +30,9 @@ def expected(g, alpha, xs):
             "mistakes": mistakes(g0, g1, g2, alpha, xs)}
 
 
+OTHER_RATES = (0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)  # rates students hard-code
+
+
 def mistakes(g0, g1, g2, alpha, xs):
     """What known wrong versions give: ``{"values" | "grads": {what the mistake computes: its
     values at xs}}``, for g with derivatives ``g1``, ``g2``."""
@@ -40,12 +43,19 @@ def mistakes(g0, g1, g2, alpha, xs):
             "g(x): no inner step was taken": g0(xs),
             "g(x) - alpha g'(x)^2, the first-order Taylor approximation, not g at the stepped "
             "point": g0(xs) - alpha * g1(xs) ** 2,
+            "g(x) - alpha g'(x): the step was applied to g's value, not to x":
+                g0(xs) - alpha * g1(xs),
+            **{f"h with alpha = {rate:g}, not the alpha given ({alpha:g})":
+               g0(xs - rate * g1(xs)) for rate in OTHER_RATES if rate != alpha},
         },
         "grads": {
             "g'(x - alpha g'(x)) without the factor (1 - alpha g''(x)): the inner gradient was "
             "held constant (stop_gradient)": g1(xs - alpha * g1(xs)),
             "the gradient of g(x + alpha g'(x)): the step went up the gradient (sign flipped)":
                 (1 + alpha * g2(xs)) * g1(ascent),
+            **{f"the gradient of h with alpha = {rate:g}, not the alpha given ({alpha:g})":
+               (1 - rate * g2(xs)) * g1(xs - rate * g1(xs)) for rate in OTHER_RATES
+               if rate != alpha},
         },
     }
 
@@ -84,8 +94,8 @@ def test_value_is_g_after_one_step(student, compare):
     check(student, compare, QUARTIC, 0.1, only=["values"])
 
 
-@case(points=1.0, feedback="jax.grad(h)(x) must be (1 - alpha g''(x)) g'(x - alpha g'(x)), "
-      "the derivative through the inner step.")
+@case(points=1.0, feedback="At other alphas too, h(x) must be g(x - alpha g'(x)) and "
+      "jax.grad(h)(x) must be (1 - alpha g''(x)) g'(x - alpha g'(x)).")
 def test_gradient_has_second_order_factor(student, compare):
     """jax.grad(h)(x) = (1 - alpha g''(x)) g'(x - alpha g'(x)) for a quartic g, two alphas."""
     for alpha in (0.1, 0.3):

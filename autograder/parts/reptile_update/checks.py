@@ -36,6 +36,11 @@ def reptile_mistakes(problem, v0, tasks, inner_lr, inner_steps, outer_lr, got):
     return {
         "outer_lr * params + (1 - outer_lr) * mean phi: the interpolation weights swapped":
             outer_lr * v0 + (1 - outer_lr) * np.mean(adapted, axis=0) if outer_lr != 0.5 else None,
+        "params + outer_lr * mean phi - params = outer_lr * mean phi: parentheses missing around "
+        "(phi - params)": outer_lr * np.mean(adapted, axis=0),
+        "adapting with x and y swapped (the targets as inputs)": np.mean(
+            [problem.adapt(v0, swapped_xy(z), inner_lr, inner_steps) for z in tasks], axis=0) * outer_lr
+            + (1 - outer_lr) * v0,
         "inner_lr and outer_lr swapped": reptile_update(problem, v0, tasks, outer_lr, inner_steps,
                                                         inner_lr) if inner_lr != outer_lr else None,
         "one task after another, each adapted from the parameters the previous one moved "
@@ -62,6 +67,12 @@ def step_of_another_size(v0, step, outer_lr, got):
         return {}
     return {f"a step of {rate:.3g} times the mean difference instead of outer_lr = {outer_lr:g}":
             v0 + rate * step}
+
+
+def swapped_xy(z):
+    """A task's flattened (x, y) with x and y exchanged."""
+    x, y = np.split(z, 2)
+    return np.concatenate([y, x])
 
 
 def reptile_case(student, compare, tree, seed, tasks, inner_lr, inner_steps, outer_lr):

@@ -33,6 +33,10 @@ def linear_case(student, k, seed):
             np.mean(residual) ** 2,
         "half the mean squared error (optax.l2_loss has a factor of 1/2)":
             0.5 * np.mean(residual ** 2),
+        "the root of the mean squared error, not the mean squared error":
+            np.sqrt(np.mean(residual ** 2)),
+        **{f"the sum of squared errors divided by {n} instead of the number of points K = {k}":
+           np.sum(residual ** 2) / n for n in (1, 5, 10, 20, 25, 40, 50, 100) if n not in (1, k)},
     }
     grad_mistakes = {
         "the gradient of the sum over the K points, not of the mean": (
