@@ -259,6 +259,13 @@ def test_known_exceptions_have_a_plain_reading(message, reading):
     assert got is None if reading is None else reading in got
 
 
+def test_the_task_axis_is_blamed_only_where_there_is_one():
+    """A shape error of a check whose inputs have no task axis gets a plain reading."""
+    message = "TypeError: Incompatible shapes for broadcasting: shapes=[(10, 1), (1, 10)]"
+    assert "(T, K, 1)" in plain_reading(message, "X_train, Y_train, X_test, Y_test each (T, K, 1)")
+    assert "(T, K, 1)" not in plain_reading(message, "x (10, 1), y (10, 1)")
+
+
 def test_messages_lose_the_graders_internals():
     """Grader file names, probe line numbers and links go; the student's own cell lines stay."""
     message = ("TracerBoolConversionError: Attempted boolean conversion. The error occurred while "

@@ -37,7 +37,7 @@ class CodeRaised(StudentError):
         kind, _, detail = (part.strip() for part in message.partition(":"))
         text = f"Your code raised {kind}" + (f" with inputs {self.inputs}" if self.inputs else "")
         text = f"{text}: {detail}" if detail else text
-        reading = plain_errors.plain_reading(message)
+        reading = plain_errors.plain_reading(message, self.inputs)
         return f"Likely cause: {reading}. {text}" if reading else text
 
 

@@ -51,10 +51,14 @@ _INTERNALS = [
 ]
 
 
-def plain_reading(message: str) -> str | None:
-    """The likely cause of an exception whose ``Type: message`` is ``message``, or None."""
+def plain_reading(message: str, inputs: str = "") -> str | None:
+    """The likely cause of an exception whose ``Type: message`` is ``message``, or None. A
+    reading about the task axis applies only when the check's ``inputs`` (`describe_inputs`) have
+    one; others get a plain one."""
     for pattern, reading in READINGS:
         if re.search(pattern, message):
+            if "(T, K, 1)" in reading and inputs and "(T, K, 1)" not in inputs:
+                return "shapes that do not line up: print the .shape of the arrays in that line"
             return reading
     return None
 

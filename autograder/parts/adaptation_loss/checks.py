@@ -9,7 +9,7 @@ K = 4
 # float32 iterations of a 7x7 affine map with contraction <= 1: error below 1e-5.
 # Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one
 # thread is within 0.019 of this tolerance; the nearest wrong implementation is at
-# 4.7e3 (adaptation_loss_accidentally_first_order).
+# 61 (adaptation_loss_steps_not_passed_on).
 RTOL, ATOL = 1e-4, 1e-5
 
 

@@ -11,7 +11,7 @@ K = 3
 # float32 iterations of a 7x7 affine map, averaged over <= 4 tasks: error below 1e-5.
 # Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one
 # thread is within 0.0039 of this tolerance; the nearest wrong implementation is at
-# 437 (batched_first_task_only).
+# 284 (batched_splits_shifted_by_one_task).
 RTOL, ATOL = 1e-4, 1e-5
 
 

@@ -12,7 +12,7 @@ K = 3
 # float32 gradient descent on a 7x7 quadratic (contraction <= 1) averaged over tasks: < 1e-5.
 # Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one
 # thread is within 0.00079 of this tolerance; the nearest wrong implementation is at
-# 4.8e3 (reptile_moves_away).
+# 994 (reptile_mean_without_task_axis).
 RTOL, ATOL = 1e-4, 1e-5
 # Reference run: SGD steps of 0.01 on support and query points together, then half a step.
 REFERENCE = dict(inner_lr=reference_runs.CONFIG.inner_lr, inner_steps=3, outer_lr=0.5)
