@@ -4,7 +4,7 @@ import pytest
 from bank import ALTERNATIVES, BROKEN, WRONG
 
 from autograder.grading.grade import FEEDBACK_CHARACTERS
-from autograder.isolation.plain_errors import plain_reading, without_internals
+from autograder.isolation.plain_errors import describe_inputs, plain_reading, without_internals
 
 # The check each wrong implementation's bug breaks first, so its message leads the feedback.
 LEADS_WITH = {
@@ -260,7 +260,9 @@ def test_known_exceptions_have_a_plain_reading(message, reading):
 
 
 def test_the_task_axis_is_blamed_only_where_there_is_one():
-    """A shape error of a check whose inputs have no task axis gets a plain reading."""
+    """A shape error of a check whose inputs have no task axis gets a plain reading; Reptile's X
+    and Y have one."""
+    assert describe_inputs({"X": [[[0.0]] * 3] * 4, "inner_lr": 0.1}) == "X (T, K, 1) = (4, 3, 1)"
     message = "TypeError: Incompatible shapes for broadcasting: shapes=[(10, 1), (1, 10)]"
     assert "(T, K, 1)" in plain_reading(message, "X_train, Y_train, X_test, Y_test each (T, K, 1)")
     assert "(T, K, 1)" not in plain_reading(message, "x (10, 1), y (10, 1)")

@@ -90,7 +90,8 @@ def describe_inputs(args: dict) -> str:
         elif name in ("x", "y", "X", "Y", "xs", "ys", "x_train", "y_train", "x_test", "y_test"):
             shape = _shape(value)
             if shape is not None and shape != ():
-                described.append(f"{name} {shape}")
+                tasks = " (T, K, 1) =" if name in ("X", "Y") and len(shape) == 3 else ""
+                described.append(f"{name}{tasks} {shape}")
     return ", ".join(described)
 
 
