@@ -8,7 +8,8 @@ import re
 
 import numpy as np
 
-# (pattern of Python's or JAX's message, what it most likely means for this assignment's code)
+# (pattern of Python's or JAX's message, what it most likely means for this assignment's code
+# [, what it means where the check's inputs have no task axis])
 READINGS = [
     (r"vmap was requested to map its argument along axis \d+, which implies that its rank should "
      r"be at least \d+, but is only 0",
@@ -20,7 +21,8 @@ READINGS = [
     (r"dot_general requires contracting dimensions to have the same shape|"
      r"Incompatible shapes for broadcasting|incompatible shapes",
      "shapes that do not line up: one array seems mapped over the wrong axis, not mapped at all, "
-     "or merged into K; map axis 0 of every (T, K, 1) array"),
+     "or merged into K; map axis 0 of every (T, K, 1) array",
+     "shapes that do not line up: print the .shape of the arrays in that line"),
     (r"unsupported operand type\(s\) for .*'dict'|unsupported operand type\(s\) for .*FrozenDict",
      "arithmetic on a whole pytree (a dict of parameters): apply it leaf by leaf with "
      "jax.tree_util.tree_map"),
@@ -55,10 +57,10 @@ def plain_reading(message: str, inputs: str = "") -> str | None:
     """The likely cause of an exception whose ``Type: message`` is ``message``, or None. A
     reading about the task axis applies only when the check's ``inputs`` (`describe_inputs`) have
     one; others get a plain one."""
-    for pattern, reading in READINGS:
+    for pattern, reading, *without_tasks in READINGS:
         if re.search(pattern, message):
-            if "(T, K, 1)" in reading and inputs and "(T, K, 1)" not in inputs:
-                return "shapes that do not line up: print the .shape of the arrays in that line"
+            if without_tasks and inputs and "(T, K, 1)" not in inputs:
+                return without_tasks[0]
             return reading
     return None
 

@@ -9,6 +9,7 @@ from autograder.parts.checking import Mismatch, case
 # thread is within 0.0023 of this tolerance; the nearest wrong implementation is at
 # 9.9e3 (mlp_relu_on_output).
 RTOL, ATOL = 1e-4, 1e-5
+DEFAULT = (40, 40)  # MLP()'s hidden layers
 
 
 def layer_chain(leaves, features, output=True):
@@ -45,8 +46,6 @@ def structure_mistake(leaves, features):
         return "the default layers (40, 40) whatever features says (features was not used)"
     return None
 
-
-DEFAULT = (40, 40)
 
 
 def check_structure(student, features, default=False):
