@@ -1002,6 +1002,292 @@ def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inn
     v, _ = jax.scipy.sparse.linalg.cg(matvec, b, maxiter=cg_steps)
     return v
 '''),
+    beyond("imaml_hvp_of_the_test_loss", "imaml_meta_gradient", '''
+def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr,
+                        inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params.
+
+    phi: inner_steps steps of gradient descent (rate inner_lr, from params) on
+    loss(phi, x_train, y_train) + lam / 2 * ||phi - params||^2, then held constant.
+    Returns v solving (I + H / lam) v = grad loss(phi, x_test, y_test), H the Hessian of the
+    training loss at phi, by cg_steps iterations of conjugate gradient from zero (Hessian-vector
+    products only).
+    """
+    def proximal(phi):
+        sq = sum(jnp.sum((a - b) ** 2) for a, b in zip(jax.tree_util.tree_leaves(phi),
+                                                        jax.tree_util.tree_leaves(params)))
+        return loss(phi, x_train, y_train) + lam / 2 * sq
+
+    phi = params
+    for _ in range(inner_steps):
+        g = jax.grad(proximal)(phi)
+        phi = jax.tree_util.tree_map(lambda p, gi: p - inner_lr * gi, phi, g)
+    phi = jax.lax.stop_gradient(phi)
+
+    test_grad = lambda p: jax.grad(loss)(p, x_test, y_test)
+    b = test_grad(phi)
+
+    def matvec(v):
+        hv = jax.jvp(test_grad, (phi,), (v,))[1]
+        return jax.tree_util.tree_map(lambda vi, hvi: vi + hvi / lam, v, hv)
+
+    v, _ = jax.scipy.sparse.linalg.cg(matvec, b, maxiter=cg_steps)
+    return v
+'''),
+    beyond("imaml_cg_with_a_stale_residual_norm", "imaml_meta_gradient", '''
+def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr,
+                        inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params.
+
+    phi: inner_steps steps of gradient descent (rate inner_lr, from params) on
+    loss(phi, x_train, y_train) + lam / 2 * ||phi - params||^2, then held constant.
+    Returns v solving (I + H / lam) v = grad loss(phi, x_test, y_test), H the Hessian of the
+    training loss at phi, by cg_steps iterations of conjugate gradient from zero (Hessian-vector
+    products only).
+    """
+    tmap = jax.tree_util.tree_map
+    train_grad = lambda p: jax.grad(loss)(p, x_train, y_train)
+
+    phi = params
+    for _ in range(inner_steps):
+        g = train_grad(phi)
+        phi = tmap(lambda p, gi, p0: p - inner_lr * (gi + lam * (p - p0)), phi, g, params)
+    phi = jax.lax.stop_gradient(phi)
+    b = jax.grad(loss)(phi, x_test, y_test)
+
+    def A(v):
+        hv = jax.jvp(train_grad, (phi,), (v,))[1]
+        return tmap(lambda vi, hvi: vi + hvi / lam, v, hv)
+
+    def dot(u, w):
+        return sum(jnp.vdot(a, c) for a, c in zip(jax.tree_util.tree_leaves(u),
+                                                 jax.tree_util.tree_leaves(w)))
+
+    x = tmap(jnp.zeros_like, b)
+    r = b
+    d = b
+    rs_old = dot(r, r)
+    for _ in range(cg_steps):
+        Ad = A(d)
+        step = rs_old / (dot(d, Ad) + 1e-12)
+        x = tmap(lambda xi, di: xi + step * di, x, d)
+        r = tmap(lambda ri, adi: ri - step * adi, r, Ad)
+        rs_new = dot(r, r)
+        d = tmap(lambda ri, di: ri + (rs_new / rs_old) * di, r, d)
+    return x
+'''),
+    wrong("loss_mean_absolute_error", "square_error_loss", '''
+def square_error_loss(model):
+    """Returns loss(params, x, y) = mean over the K points of (model.apply(params, x) - y) ** 2."""
+    def loss(params, x, y):
+        pred = model.apply(params, x)
+        return jnp.mean(jnp.abs(pred - y))
+    return loss
+'''),
+    wrong("loss_variance_of_the_errors", "square_error_loss", '''
+def square_error_loss(model):
+    """Returns loss(params, x, y) = mean over the K points of (model.apply(params, x) - y) ** 2."""
+    def loss(params, x, y):
+        residual = model.apply(params, x) - y
+        return jnp.var(residual)
+    return loss
+'''),
+    wrong("adapt_with_momentum", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    """Runs `steps` steps of gradient descent p <- p - alpha * grad loss(p, x, y) on a pytree.
+
+    With first_order=True each inner gradient is treated as a constant (jax.lax.stop_gradient).
+    """
+    inner_opt = optax.sgd(learning_rate=alpha, momentum=0.9)
+    state = inner_opt.init(params)
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        updates, state = inner_opt.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+    return params
+'''),
+    wrong("adaptation_loss_scores_x_test_against_y_train", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    """Returns f(params, x_train, y_train, x_test, y_test): the test loss after adapting on train."""
+    def f(params, x_train, y_train, x_test, y_test):
+        adapted_params = adapt(loss, params, x_train, y_train, alpha,
+                               steps=steps, first_order=first_order)
+        return loss(adapted_params, x_test, y_train)
+    return f
+'''),
+    wrong("batched_data_in_the_wrong_order", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    """Returns F(params, X_train, Y_train, X_test, Y_test): the mean over tasks of adaptation_loss."""
+    per_task = jax.vmap(adaptation_loss(loss, alpha, steps, first_order),
+                        in_axes=(None, 0, 0, 0, 0))
+    def F(params, X_train, Y_train, X_test, Y_test):
+        return per_task(params, X_train, X_test, Y_train, Y_test).mean()
+    return F
+'''),
+    wrong("batched_loop_overwrites_the_total", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    """Returns F(params, X_train, Y_train, X_test, Y_test): the mean over tasks of adaptation_loss."""
+    objective = adaptation_loss(loss, alpha, steps, first_order)
+    def F(params, X_train, Y_train, X_test, Y_test):
+        num_tasks = X_train.shape[0]
+        total = 0.0
+        for t in range(num_tasks):
+            total = objective(params, X_train[t], Y_train[t], X_test[t], Y_test[t])
+        return total / num_tasks
+    return F
+'''),
+    wrong("step_update_arguments_swapped", "make_meta_train_step", '''
+def make_meta_train_step(meta_loss, optimizer):
+    """Returns step(params, opt_state, batch) -> (params, opt_state, loss): one optax meta-update."""
+    def step(params, opt_state, batch):
+        X_train, Y_train, X_test, Y_test = batch
+        loss, grads = jax.value_and_grad(meta_loss)(params, X_train, Y_train, X_test, Y_test)
+        updates, opt_state = optimizer.update(params, opt_state, grads)
+        params = optax.apply_updates(params, updates)
+        return params, opt_state, loss
+    return step
+'''),
+    beyond("imaml_test_gradient_at_params", "imaml_meta_gradient", '''
+def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr,
+                        inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params.
+
+    phi: inner_steps steps of gradient descent (rate inner_lr, from params) on
+    loss(phi, x_train, y_train) + lam / 2 * ||phi - params||^2, then held constant.
+    Returns v solving (I + H / lam) v = grad loss(phi, x_test, y_test), H the Hessian of the
+    training loss at phi, by cg_steps iterations of conjugate gradient from zero (Hessian-vector
+    products only).
+    """
+    def proximal(phi):
+        sq = sum(jnp.sum((a - b) ** 2) for a, b in
+                 zip(jax.tree_util.tree_leaves(phi), jax.tree_util.tree_leaves(params)))
+        return loss(phi, x_train, y_train) + lam / 2 * sq
+
+    phi = params
+    for _ in range(inner_steps):
+        g = jax.grad(proximal)(phi)
+        phi = jax.tree_util.tree_map(lambda p, gp: p - inner_lr * gp, phi, g)
+    phi = jax.lax.stop_gradient(phi)
+
+    test_grad = jax.grad(loss)(params, x_test, y_test)
+
+    def matvec(v):
+        hv = jax.jvp(lambda p: jax.grad(loss)(p, x_train, y_train), (phi,), (v,))[1]
+        return jax.tree_util.tree_map(lambda a, b: a + b / lam, v, hv)
+
+    v, _ = jax.scipy.sparse.linalg.cg(matvec, test_grad, maxiter=cg_steps)
+    return v
+'''),
+    beyond("imaml_cg_leaf_by_leaf", "imaml_meta_gradient", '''
+def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr,
+                        inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params.
+
+    phi: inner_steps steps of gradient descent (rate inner_lr, from params) on
+    loss(phi, x_train, y_train) + lam / 2 * ||phi - params||^2, then held constant.
+    Returns v solving (I + H / lam) v = grad loss(phi, x_test, y_test), H the Hessian of the
+    training loss at phi, by cg_steps iterations of conjugate gradient from zero (Hessian-vector
+    products only).
+    """
+    tmap = jax.tree_util.tree_map
+
+    phi = params
+    for _ in range(inner_steps):
+        g = jax.grad(loss)(phi, x_train, y_train)
+        phi = tmap(lambda p, gi, p0: p - inner_lr * (gi + lam * (p - p0)), phi, g, params)
+    phi = jax.lax.stop_gradient(phi)
+
+    def A(v):
+        hv = jax.jvp(lambda p: jax.grad(loss)(p, x_train, y_train), (phi,), (v,))[1]
+        return tmap(lambda vi, hi: vi + hi / lam, v, hv)
+
+    b = jax.grad(loss)(phi, x_test, y_test)
+    x = tmap(jnp.zeros_like, b)
+    r = b
+    p = r
+    rs_old = tmap(lambda ri: jnp.sum(ri * ri), r)
+    for _ in range(cg_steps):
+        Ap = A(p)
+        alpha = tmap(lambda rs, pi, api: rs / jnp.sum(pi * api), rs_old, p, Ap)
+        x = tmap(lambda xi, a, pi: xi + a * pi, x, alpha, p)
+        r = tmap(lambda ri, a, api: ri - a * api, r, alpha, Ap)
+        rs_new = tmap(lambda ri: jnp.sum(ri * ri), r)
+        p = tmap(lambda ri, rn, ro, pi: ri + (rn / ro) * pi, r, rs_new, rs_old, p)
+        rs_old = rs_new
+    return x
+'''),
+    beyond("imaml_cg_moves_along_the_residual", "imaml_meta_gradient", '''
+def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr,
+                        inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params.
+
+    phi: inner_steps steps of gradient descent (rate inner_lr, from params) on
+    loss(phi, x_train, y_train) + lam / 2 * ||phi - params||^2, then held constant.
+    Returns v solving (I + H / lam) v = grad loss(phi, x_test, y_test), H the Hessian of the
+    training loss at phi, by cg_steps iterations of conjugate gradient from zero (Hessian-vector
+    products only).
+    """
+    from jax.flatten_util import ravel_pytree
+
+    flat_params, unravel = ravel_pytree(params)
+    train = lambda w: loss(unravel(w), x_train, y_train)
+    test = lambda w: loss(unravel(w), x_test, y_test)
+
+    phi = flat_params
+    for _ in range(inner_steps):
+        phi = phi - inner_lr * (jax.grad(train)(phi) + lam * (phi - flat_params))
+    phi = jax.lax.stop_gradient(phi)
+
+    def A(v):
+        return v + jax.jvp(jax.grad(train), (phi,), (v,))[1] / lam
+
+    b = jax.grad(test)(phi)
+    x = jnp.zeros_like(b)
+    r = b
+    p = r
+    rs_old = r @ r
+    for _ in range(cg_steps):
+        Ap = A(p)
+        step = rs_old / (p @ Ap)
+        x = x + step * r
+        r = r - step * Ap
+        rs_new = r @ r
+        p = r + (rs_new / rs_old) * p
+        rs_old = rs_new
+    return unravel(x)
+'''),
+    beyond("imaml_proximal_gradient_halved", "imaml_meta_gradient", '''
+def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr,
+                        inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params.
+
+    phi: inner_steps steps of gradient descent (rate inner_lr, from params) on
+    loss(phi, x_train, y_train) + lam / 2 * ||phi - params||^2, then held constant.
+    Returns v solving (I + H / lam) v = grad loss(phi, x_test, y_test), H the Hessian of the
+    training loss at phi, by cg_steps iterations of conjugate gradient from zero (Hessian-vector
+    products only).
+    """
+    tree_map = jax.tree_util.tree_map
+    phi = params
+    for _ in range(inner_steps):
+        g = jax.grad(loss)(phi, x_train, y_train)
+        # gradient of the regulariser lam / 2 * ||phi - params||^2
+        reg = tree_map(lambda a, b: lam / 2 * (a - b), phi, params)
+        phi = tree_map(lambda a, ga, ra: a - inner_lr * (ga + ra), phi, g, reg)
+    phi = jax.lax.stop_gradient(phi)
+
+    grad_test = jax.grad(loss)(phi, x_test, y_test)
+
+    def hvp(v):
+        return jax.jvp(lambda p: jax.grad(loss)(p, x_train, y_train), (phi,), (v,))[1]
+
+    def operator(v):
+        return tree_map(lambda a, b: a + b / lam, v, hvp(v))
+
+    return jax.scipy.sparse.linalg.cg(operator, grad_test, maxiter=cg_steps)[0]
+'''),
 ]
 BLIND_BROKEN = [
     wrong("loss_mean_over_axis_0", "square_error_loss", '''
@@ -1023,6 +1309,34 @@ def make_meta_train_step(meta_loss, optimizer):
         return params, opt_state, loss.item()
 
     return step
+'''),
+    beyond("imaml_returns_the_cg_tuple", "imaml_meta_gradient", '''
+def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr,
+                        inner_steps, cg_steps):
+    """Implicit MAML's meta-gradient of one task, a pytree like params.
+
+    phi: inner_steps steps of gradient descent (rate inner_lr, from params) on
+    loss(phi, x_train, y_train) + lam / 2 * ||phi - params||^2, then held constant.
+    Returns v solving (I + H / lam) v = grad loss(phi, x_test, y_test), H the Hessian of the
+    training loss at phi, by cg_steps iterations of conjugate gradient from zero (Hessian-vector
+    products only).
+    """
+    tmap = jax.tree_util.tree_map
+    grad_train = jax.grad(loss)
+
+    phi = params
+    for _ in range(inner_steps):
+        g = grad_train(phi, x_train, y_train)
+        phi = tmap(lambda p, gi, p0: p - inner_lr * (gi + lam * (p - p0)), phi, g, params)
+    phi = jax.lax.stop_gradient(phi)
+
+    b = jax.grad(loss)(phi, x_test, y_test)
+
+    def A(v):
+        hv = jax.jvp(lambda p: grad_train(p, x_train, y_train), (phi,), (v,))[1]
+        return tmap(lambda vi, hi: vi + hi / lam, v, hv)
+
+    return jax.scipy.sparse.linalg.cg(A, b, maxiter=cg_steps)
 '''),
 ]
 

@@ -81,3 +81,13 @@ def test_a_result_of_another_shape_can_still_match_a_mistake():
     """A shape mismatch is diagnosed when the result equals a mistake of that shape."""
     assert diagnosis(np.ones((3, 3)), np.ones((3, 1)), {"broadcast": np.ones((3, 3))}) == "broadcast"
     assert diagnosis({"a": 1.0}, {"a": 2.0}, {"swapped": {"a": 1.0}}) == "swapped"
+
+
+def test_a_mistake_matches_where_it_also_gives_nan():
+    """A NaN in the result agrees with a NaN in the mistake's value at the same place (a slip that
+    divides 0 by 0 is still named); a NaN anywhere else matches nothing."""
+    want = np.array([1.0, 2.0])
+    mistakes = {"0/0 in the second leaf": np.array([1.5, np.nan])}
+    assert diagnosis(np.array([1.5, np.nan]), want, mistakes) == "0/0 in the second leaf"
+    assert diagnosis(np.array([np.nan, np.nan]), want, mistakes) is None
+    assert diagnosis(np.array([1.5, 2.0]), want, mistakes) is None

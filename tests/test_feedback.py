@@ -42,7 +42,7 @@ LEADS_WITH = {
     "reptile_ignores_outer_lr": "test_one_task_moves_towards_adapted_parameters",
     "reptile_sums_over_tasks": "test_mean_over_tasks_with_several_steps",
     "imaml_lam_times_hessian": "test_quadratic_with_converged_solve",
-    "imaml_no_proximal_term": "test_quadratic_with_converged_solve",
+    "imaml_no_proximal_term": "test_inner_solution_alone",
     "imaml_no_solve": "test_quadratic_with_converged_solve",
     "imaml_hessian_at_params": "test_hessian_at_the_inner_solution",
     "imaml_cg_starts_at_the_gradient": "test_truncated_conjugate_gradient",
@@ -60,9 +60,9 @@ LEADS_WITH = {
     "reptile_tasks_one_after_another": "test_mean_over_tasks_with_several_steps",
     "reptile_rates_swapped": "test_mean_over_tasks_with_several_steps",
     "reptile_interpolation_weights_swapped": "test_one_task_moves_towards_adapted_parameters",
-    "imaml_regulariser_without_half": "test_quadratic_with_converged_solve",
+    "imaml_regulariser_without_half": "test_inner_solution_alone",
     "imaml_cg_runs_to_convergence": "test_truncated_conjugate_gradient",
-    "imaml_system_with_the_proximal_hessian": "test_quadratic_with_converged_solve",
+    "imaml_system_with_the_proximal_hessian": "test_inner_solution_alone",
     "inner_step_hard_coded_alpha": "test_gradient_has_second_order_factor",
     "inner_step_applied_to_the_value": "test_value_is_g_after_one_step",
     "mlp_relu_after_the_loop": "test_forward_pass",
@@ -78,7 +78,20 @@ LEADS_WITH = {
     "reptile_adapts_on_the_whole_batch": "test_mean_over_tasks_with_several_steps",
     "reptile_parentheses_missing": "test_one_task_moves_towards_adapted_parameters",
     "reptile_x_and_y_swapped": "test_one_task_moves_towards_adapted_parameters",
-    "imaml_proximal_gradient_sign": "test_quadratic_with_converged_solve",
+    "imaml_proximal_gradient_sign": "test_inner_solution_alone",
+    "imaml_hvp_of_the_test_loss": "test_inner_solution_alone",
+    "imaml_cg_with_a_stale_residual_norm": "test_quadratic_with_converged_solve",
+    "loss_mean_absolute_error": "test_value_on_linear_model",
+    "loss_variance_of_the_errors": "test_value_on_linear_model",
+    "adapt_with_momentum": "test_several_steps_recompute_gradient",
+    "adaptation_loss_scores_x_test_against_y_train": "test_value_adapts_on_train_scores_on_test",
+    "batched_data_in_the_wrong_order": "test_value_is_mean_over_tasks",
+    "batched_loop_overwrites_the_total": "test_value_is_mean_over_tasks",
+    "step_update_arguments_swapped": "test_sgd_step_returns_loss_before_update",
+    "imaml_test_gradient_at_params": "test_inner_solution_alone",
+    "imaml_cg_leaf_by_leaf": "test_quadratic_with_converged_solve",
+    "imaml_cg_moves_along_the_residual": "test_quadratic_with_converged_solve",
+    "imaml_proximal_gradient_halved": "test_inner_solution_alone",
 }
 # The mistake each wrong implementation makes, as the part's catalogue names it (the first phrase
 # leads its feedback), and the other phrases its results may also match, on other checks.
@@ -156,6 +169,19 @@ NAMES = {
     "reptile_parentheses_missing": ("parentheses missing",),
     "reptile_x_and_y_swapped": ("x and y swapped",),
     "imaml_proximal_gradient_sign": ("proximal gradient is lam (params - phi)",),
+    "imaml_hvp_of_the_test_loss": ("Hessian-vector products of the test loss",),
+    "imaml_cg_with_a_stale_residual_norm": ("never updates the residual's norm",),
+    "loss_mean_absolute_error": ("the mean absolute error",),
+    "loss_variance_of_the_errors": ("the variance of the errors",),
+    "adapt_with_momentum": ("momentum 0.9",),
+    "adaptation_loss_scores_x_test_against_y_train": ("scoring x_test against y_train",),
+    "batched_data_in_the_wrong_order": ("(X_train, X_test, Y_train, Y_test)",),
+    "batched_loop_overwrites_the_total": ("overwrites its total",),
+    "step_update_arguments_swapped": ("updates computed from the parameters",),
+    "imaml_test_gradient_at_params": ("the test gradient taken at params",),
+    "imaml_cg_leaf_by_leaf": ("leaf by leaf",),
+    "imaml_cg_moves_along_the_residual": ("moves x along the residual",),
+    "imaml_proximal_gradient_halved": ("proximal gradient is lam/2 (phi - params)",),
 }
 
 
@@ -223,18 +249,23 @@ RAISES = {
     "loss_mean_over_axis_0": ("the loss must be one number", "x (10, 1), y (10, 1)"),
     "step_returns_loss_item": ("a Python if, while, bool(), int(), float() or .item()",
                                "X_train, Y_train, X_test, Y_test each (T, K, 1) = (2, 2, 1)"),
+    "imaml_returns_the_cg_tuple": ("the result is wrapped in a tuple or list",
+                                   "x_train, y_train, x_test, y_test each (K, 1) = (3, 1)"),
 }
 
 
 @pytest.mark.parametrize("name", RAISES)
 def test_an_exception_reads_in_plain_words(grade_variant, name):
-    """JAX's exception is read first as its likely cause, with the shapes of the check's inputs,
-    and none of the grader's file names, line numbers or links."""
+    """JAX's exception is read first as its likely cause, then the check that raised it with the
+    shapes of its inputs, and none of the grader's file names, line numbers or links."""
     variant = next(v for v in BROKEN if v.name == name)
-    feedback = grade_variant(variant).part(variant.part).feedback
+    result = grade_variant(variant)
+    feedback = result.part(variant.part).feedback
     reading, inputs = RAISES[name]
+    raised = next(c for c in result.cases if c.part == variant.part and c.student_error)
+    check = raised.name.removeprefix("test_").replace("_", " ")
     assert feedback.removeprefix(f"{variant.part}: ").startswith(f"Likely cause: {reading}"), feedback
-    assert f"with inputs {inputs}" in feedback, feedback
+    assert f"in the check '{check}' with inputs {inputs}" in feedback, feedback
     assert not any(internal in feedback for internal in ("<probes", ".py", "http")), feedback
 
 
@@ -251,6 +282,10 @@ def test_an_exception_reads_in_plain_words(grade_variant, name):
      "model.apply(params, x)"),
     ("TypeError: adapt() missing 1 required positional argument: 'steps'", "signature"),
     ("ValueError: expected a scalar loss, got an array of shape (1,)", "jnp.mean with no axis"),
+    ("ValueError: the returned pytree has leaves [(('0', 'w'), (3,))], expected [(('w',), (3,))]",
+     "wrapped in a tuple"),
+    ("ValueError: the returned pytree has leaves [(('w',), (1,))], expected [(('w',), (3,))]",
+     "the same keys and shapes"),
     ("ZeroDivisionError: division by zero", None),
 ])
 def test_known_exceptions_have_a_plain_reading(message, reading):

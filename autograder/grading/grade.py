@@ -107,7 +107,7 @@ def _case_message(case, restate=True):
     or what their code did (raised, hung, missing)."""
     error = case.student_error
     if error is not None:
-        return error.feedback()
+        return error.feedback(check=case.name.removeprefix("test_").replace("_", " "))
     text = f"Your result equals {case.diagnosis}." if case.diagnosis else ""
     if restate or not case.diagnosis:
         text = f"{text} {case.feedback}".strip()
@@ -121,6 +121,11 @@ def _lead_case(failed):
     if failed[0].student_error is None:
         return next((c for c in failed if c.diagnosis and c.student_error is None), failed[0])
     return failed[0]
+
+
+def _named(part, message):
+    """``message`` opening with the name of its part (a check's own text may already)."""
+    return message if message.startswith(f"{part} ") else f"{part}: {message}"
 
 
 def _part_feedback(part, cases, load_errors):
@@ -141,12 +146,12 @@ def _part_feedback(part, cases, load_errors):
                         for c in failed):
         after += " Some of your notebook's code could not run: " + "; ".join(relevant[:2]) + "."
     for lead in (full, _case_message(lead_case, restate=False)):
-        text = (lead if part in lead else f"{part}: {lead}") + after  # names its part
+        text = _named(part, lead) + after
         if len(text) <= FEEDBACK_CHARACTERS:
             return text
     room = FEEDBACK_CHARACTERS - len(text) + len(lead) - 4
     lead = lead[:max(room, 0)].rsplit(" ", 1)[0] + " ..."
-    text = (lead if part in lead else f"{part}: {lead}") + after
+    text = _named(part, lead) + after
     return text if len(text) <= FEEDBACK_CHARACTERS else text[:FEEDBACK_CHARACTERS - 3] + "..."
 
 

@@ -15,8 +15,8 @@ class GraderError(Exception):
 class StudentError(Exception):
     """The student's code raised, hung or killed its process; the message is for the student."""
 
-    def feedback(self) -> str:
-        """What the student reads about this failure."""
+    def feedback(self, check: str = "") -> str:
+        """What the student reads about this failure (in the check named ``check``)."""
         return str(self)
 
 
@@ -30,12 +30,14 @@ class CodeRaised(StudentError):
 
     inputs = ""
 
-    def feedback(self) -> str:
+    def feedback(self, check: str = "") -> str:
         """The likely cause in plain words first, when the message is a known one; then the
-        exception with the inputs' shapes and Python's message without the grader's internals."""
+        exception, the check and its inputs' shapes, and Python's message without the grader's
+        internals."""
         message = plain_errors.without_internals(str(self))
         kind, _, detail = (part.strip() for part in message.partition(":"))
-        text = f"Your code raised {kind}" + (f" with inputs {self.inputs}" if self.inputs else "")
+        text = f"Your code raised {kind}" + (f" in the check '{check}'" if check else "")
+        text += f" with inputs {self.inputs}" if self.inputs else ""
         text = f"{text}: {detail}" if detail else text
         reading = plain_errors.plain_reading(message, self.inputs)
         return f"Likely cause: {reading}. {text}" if reading else text
@@ -44,14 +46,14 @@ class CodeRaised(StudentError):
 class NotImplementedYet(CodeRaised):
     """The student's code raised NotImplementedError: the template, untouched."""
 
-    def feedback(self) -> str:
+    def feedback(self, check: str = "") -> str:
         return "Not implemented yet."
 
 
 class MissingName(CodeRaised):
     """The notebook does not define a graded name; the message says which."""
 
-    def feedback(self) -> str:
+    def feedback(self, check: str = "") -> str:
         return f"{self}."
 
 

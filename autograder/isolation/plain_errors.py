@@ -36,6 +36,12 @@ READINGS = [
     (r"requires the current value of parameters, but you are not passing `params`",
      "optimizer.update was called without params, which weight decay needs: call "
      "optimizer.update(grads, opt_state, params)"),
+    (r"the returned pytree has leaves \[\(\('0',",
+     "the result is wrapped in a tuple or list (jax.scipy.sparse.linalg.cg, for one, returns "
+     "(x, info)): return the pytree itself"),
+    (r"the returned pytree has leaves",
+     "the result's pytree differs from the parameters': return one array per leaf of params, "
+     "with the same keys and shapes"),
     (r"missing \d+ required positional argument|takes \d+ positional arguments? but \d+ "
      r"(?:were|was) given|got an unexpected keyword argument",
      "the function was called with the arguments the assignment specifies and its signature "

@@ -40,13 +40,16 @@ def case(points: float, feedback: str) -> Callable[[Callable], Callable]:
     return declare
 
 
-def scaled_error(got: Any, expected: Any, rtol: float, atol: float) -> float:
+def scaled_error(got: Any, expected: Any, rtol: float, atol: float,
+                 nan_equal: bool = False) -> float:
     """``max |got - expected| / (atol + rtol |expected|)``: at most 1 exactly when
-    ``np.allclose(got, expected, rtol, atol)``; inf for NaNs or a different structure or shape."""
+    ``np.allclose(got, expected, rtol, atol)``; inf for NaNs (unless ``nan_equal`` and both are NaN
+    there) or a different structure or shape."""
     if isinstance(expected, dict):
         if not isinstance(got, dict) or set(got) != set(expected):
             return math.inf
-        return max((scaled_error(got[k], expected[k], rtol, atol) for k in expected), default=0.0)
+        return max((scaled_error(got[k], expected[k], rtol, atol, nan_equal) for k in expected),
+                   default=0.0)
     try:
         got_array = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
@@ -57,6 +60,8 @@ def scaled_error(got: Any, expected: Any, rtol: float, atol: float) -> float:
     if got_array.size == 0:
         return 0.0
     error = np.abs(got_array - expected_array) / (atol + rtol * np.abs(expected_array))
+    if nan_equal:
+        error = np.where(np.isnan(got_array) & np.isnan(expected_array), 0.0, error)
     return float(np.max(np.where(np.isnan(error), np.inf, error)))
 
 
@@ -84,8 +89,8 @@ def diagnose(got: Any, expected: Any, rtol: float, atol: float,
     Then the `RELATIONSHIPS` to ``expected``. None when nothing matches: the feedback then only
     restates what the function must do.
     """
-    for phrase, value in (mistakes or {}).items():
-        if value is not None and scaled_error(got, value, rtol, atol) <= 1.0:
+    for phrase, value in (mistakes or {}).items():  # a NaN where the mistake has one agrees
+        if value is not None and scaled_error(got, value, rtol, atol, nan_equal=True) <= 1.0:
             return phrase
     if isinstance(expected, dict) or scaled_error(expected, 0.0 * np.asarray(expected), rtol,
                                                    atol) <= 1.0:

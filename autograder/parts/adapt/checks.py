@@ -41,8 +41,20 @@ def adapt_mistakes(problem, v0, z, alpha, steps, got):
             descend(lambda v, g: v - alpha * np.sign(g)),
         **{f"adapting for {k} steps instead of steps = {steps}": problem.adapt(v0, z, alpha, k)
            for k in range(2, 11) if abs(k - steps) > 1},
+        "gradient descent with momentum 0.9, as optax.sgd(alpha, momentum=0.9) takes it; adapt "
+        "takes plain gradient steps": with_momentum(problem, v0, z, alpha, steps, 0.9)
+        if steps > 1 else None,
         **one_step_of_another_size(problem, v0, z, alpha, steps, got),
     }
+
+
+def with_momentum(problem, v0, z, alpha, steps, momentum):
+    """Heavy-ball steps as `optax.sgd` takes them: ``m <- momentum m + g``, ``v <- v - alpha m``."""
+    v, m = v0, np.zeros_like(v0)
+    for _ in range(steps):
+        m = momentum * m + problem.grad(v, z)
+        v = v - alpha * m
+    return v
 
 
 def one_step_of_another_size(problem, v0, z, alpha, steps, got):
@@ -83,7 +95,10 @@ def outer_gradient_case(student, compare, first_order, steps=2, alpha=0.25, seed
                 "the first-order gradient: every inner gradient was treated as a constant "
                 "(stop_gradient) although first_order=False": gradient[True],
                 "the test gradient at the parameters before adapting: no step was taken":
-                    problem.grad(v0, z_test)})
+                    problem.grad(v0, z_test),
+                "zero: the adapted parameters themselves were held constant (stop_gradient on "
+                "the result), so no gradient reaches params; hold only the inner gradients "
+                "constant": np.zeros_like(v0)})
 
 
 @case(points=0.5, feedback="One step of adapt must give params - alpha * grad(loss)(params), "

@@ -43,6 +43,13 @@ def batch_case(student, seed, tasks, alpha, steps, first_order, jit=False):
         "by one task)": mean(per_task(zip(train, test[1:] + test[:1]))) if tasks > 1 else None,
         "adapting on the test splits and scoring on the training splits (the splits swapped)":
             mean(per_task(zip(test, train))),
+        "the data passed on in the order (X_train, X_test, Y_train, Y_test): the adaptation "
+        "loss takes (x_train, y_train, x_test, y_test)": mean(per_task(zip(
+            [flatten_task(batch[0][t], batch[2][t]) for t in range(tasks)],
+            [flatten_task(batch[1][t], batch[3][t]) for t in range(tasks)]))),
+        "the last task's adaptation loss divided by T: a loop that overwrites its total instead "
+        "of adding to it": {"value": correct[-1][0] / tasks, "grad": correct[-1][1] / tasks}
+        if tasks > 1 else None,
         "the mean of the adapted parameters scored on every task: each task's own adapted "
         "parameters must be scored on its test split": {"value": np.mean(
             [problem.loss(mean_adapted, z) for z in test])} if tasks > 1 else None,

@@ -7,14 +7,16 @@ from inside_sandbox.probing import (build_tree, fixture_layers, fixture_mse, fla
                                     float64, floats, probe, quadratic_loss, student)
 
 
-def cosh_loss(problem):
-    """``loss(p, x, y) = sum_j a_j cosh(v_j) - v^T B z``: its Hessian depends on where it is taken."""
-    a, B, tree_spec = floats(problem["cosh"]), floats(problem["B"]), problem["tree"]
+def curved_loss(problem):
+    """``loss(p, x, y) = sum_j a_j cosh(v_j) + 1/2 sum_j (C z)_j^2 v_j^2 - v^T B z``: its Hessian
+    depends on where it is taken and on the data."""
+    a, C, B = floats(problem["cosh"]), floats(problem["curvature"]), floats(problem["B"])
+    tree_spec = problem["tree"]
 
     def loss(params, x, y):
         v = flatten_like(params, tree_spec)
         z = jnp.concatenate([jnp.ravel(x), jnp.ravel(y)])
-        return jnp.sum(a * jnp.cosh(v)) - v @ (B @ z)
+        return jnp.sum(a * jnp.cosh(v)) + 0.5 * jnp.sum((C @ z) ** 2 * v ** 2) - v @ (B @ z)
 
     return loss
 
@@ -26,7 +28,7 @@ def _imaml(namespace, loss, lam, inner_lr, inner_steps, cg_steps):
 
 @probe
 def imaml_meta_gradient_toy(namespace, problem, v0, task, lam, inner_lr, inner_steps, cg_steps):
-    loss = cosh_loss(problem) if "cosh" in problem else quadratic_loss(problem)
+    loss = curved_loss(problem) if "cosh" in problem else quadratic_loss(problem)
     run = jax.jit(_imaml(namespace, loss, lam, inner_lr, inner_steps, cg_steps))
     return flatten_like(run(build_tree(problem["tree"], v0), *map(floats, task)), problem["tree"])
 

@@ -35,12 +35,13 @@ def run_case(student, seed, optimizer, steps):
             return DecayedSchedule(**{k: v for k, v in optimizer.items() if k != "name"})
         return Momentum(optimizer["lr"], optimizer.get("momentum") or 0.0)
 
-    def trajectory(loss_after=False, subtract=False, fresh_state=False):
+    def trajectory(loss_after=False, subtract=False, fresh_state=False, swapped=False):
         v, losses, optimizer_rule = v0, [], rule()
         for batch in batches:
             z = flatten_task(*batch)
             optimizer_rule = rule() if fresh_state else optimizer_rule
-            updated = optimizer_rule.step(v, problem.grad(v, z))
+            g = problem.grad(v, z)
+            updated = v + (optimizer_rule.update(v, g) if swapped else optimizer_rule.update(g, v))
             losses.append(problem.loss(updated if loss_after else v, z))
             v = 2 * v - updated if subtract else updated  # p - u, where u = updated - p
         return {"losses": np.asarray(losses), "params": v}
@@ -51,6 +52,8 @@ def run_case(student, seed, optimizer, steps):
             trajectory(subtract=True),
         "every step starting from the initial optimizer state: return the new opt_state":
             trajectory(fresh_state=True) if steps > 1 else None,
+        "updates computed from the parameters: the call must be optimizer.update(grads, "
+        "opt_state, params)": trajectory(swapped=True),
     }
     if steps == 1 and optimizer["name"] == "sgd" and not optimizer.get("momentum"):
         z, want = flatten_task(*batches[0]), trajectory()

@@ -3,6 +3,9 @@
 import numpy as np
 
 
+# Each rule's ``update(grad, params)`` is, like optax's, the change to add to the parameters, and
+# advances the rule's own state.
+
 class Adam:
     """optax.adam's update, in float64: bias-corrected moments, ``eps`` outside the root."""
 
@@ -11,13 +14,13 @@ class Adam:
         self.m = self.v = 0.0
         self.t = 0
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    def update(self, grad: np.ndarray, params: np.ndarray) -> np.ndarray:
         self.t += 1
         self.m = self.b1 * self.m + (1 - self.b1) * grad
         self.v = self.b2 * self.v + (1 - self.b2) * grad ** 2
         m_hat = self.m / (1 - self.b1 ** self.t)
         v_hat = self.v / (1 - self.b2 ** self.t)
-        return params - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        return -self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
 class Momentum:
@@ -26,9 +29,9 @@ class Momentum:
     def __init__(self, lr: float, momentum: float) -> None:
         self.lr, self.momentum, self.trace = lr, momentum, 0.0
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    def update(self, grad: np.ndarray, params: np.ndarray) -> np.ndarray:
         self.trace = grad + self.momentum * self.trace
-        return params - self.lr * self.trace
+        return -self.lr * self.trace
 
 
 class DecayedSchedule:
@@ -40,7 +43,7 @@ class DecayedSchedule:
         self.lr, self.end_lr, self.transition_steps = lr, end_lr, transition_steps
         self.weight_decay, self.t = weight_decay, 0
 
-    def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    def update(self, grad: np.ndarray, params: np.ndarray) -> np.ndarray:
         rate = self.lr + (self.end_lr - self.lr) * min(self.t / self.transition_steps, 1.0)
         self.t += 1
-        return params - rate * (grad + self.weight_decay * params)
+        return -rate * (grad + self.weight_decay * params)

@@ -9,7 +9,7 @@ from autograder.parts.closed_forms import as_float32
 # float32 sums of <= 10 squared errors of size ~10: relative error below 1e-6.
 # Measured (benchmarks/tolerance_margins.py): correct code on AVX-512, AVX2, SSE4.2 and one
 # thread is within 0.00069 of this tolerance; the nearest wrong implementation is at
-# 406 (loss_broadcasts_k_by_k).
+# 271 (loss_variance_of_the_errors).
 RTOL, ATOL = 1e-4, 1e-5
 
 
@@ -35,6 +35,10 @@ def linear_case(student, k, seed):
             0.5 * np.mean(residual ** 2),
         "the root of the mean squared error, not the mean squared error":
             np.sqrt(np.mean(residual ** 2)),
+        "the mean absolute error, mean(|e|), not the mean of the squared errors":
+            np.mean(np.abs(residual)),
+        "the variance of the errors (jnp.var subtracts their mean), not the mean of their squares":
+            np.var(residual),
         **{f"the sum of squared errors divided by {n} instead of the number of points K = {k}":
            np.sum(residual ** 2) / n for n in (1, 5, 10, 20, 25, 40, 50, 100) if n not in (1, k)},
     }
@@ -43,6 +47,8 @@ def linear_case(student, k, seed):
             [[2 * np.sum(residual * x)]], [2 * np.sum(residual)]),
         "the gradient of half the mean squared error (optax.l2_loss has a factor of 1/2)": (
             [[np.mean(residual * x)]], [np.mean(residual)]),
+        "the gradient of the mean absolute error, not of the mean squared error": (
+            [[np.mean(np.sign(residual) * x)]], [np.mean(np.sign(residual))]),
     }
     mistakes = {"value": value_mistakes, "jit_value": value_mistakes,
                 "grad_kernel": {m: v[0] for m, v in grad_mistakes.items()},
