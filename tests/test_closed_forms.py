@@ -45,7 +45,7 @@ def test_adam_matches_optax():
     jax_params = jnp.asarray(params, dtype=jnp.float32)
     state = optimizer.init(jax_params)
     for g in grads:
-        params = rule.step(params, g)
+        params = params + rule.update(g, params)
         updates, state = optimizer.update(jnp.asarray(g, dtype=jnp.float32), state)
         jax_params = optax.apply_updates(jax_params, updates)
     np.testing.assert_allclose(params, np.asarray(jax_params), rtol=1e-5)
