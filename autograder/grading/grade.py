@@ -125,7 +125,7 @@ def _lead_case(failed):
 
 def _named(part, message):
     """``message`` opening with the name of its part (a check's own text may already)."""
-    return message if message.startswith(f"{part} ") else f"{part}: {message}"
+    return message if message.startswith((f"{part} ", f"`{part}` ")) else f"{part}: {message}"
 
 
 def _part_feedback(part, cases, load_errors):
