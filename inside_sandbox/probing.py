@@ -127,9 +127,12 @@ def _paths_and_leaves(tree):
 
 # ----- pytrees described by a spec: [[path keys], shape], in a fixed order -----
 
-def build_tree(tree_spec: list, flat: Any) -> dict:
-    """A nested dict with the spec's paths and shapes, filled from the vector ``flat``."""
+def build_tree(tree_spec: list, flat: Any) -> Any:
+    """A nested dict with the spec's paths and shapes, filled from the vector ``flat``; one leaf
+    with an empty path is the whole tree (params as a single array)."""
     flat = floats(flat)
+    if len(tree_spec) == 1 and not tree_spec[0][0]:
+        return flat.reshape(tree_spec[0][1])
     tree, offset = {}, 0
     for path, shape in tree_spec:
         size = math.prod(shape)

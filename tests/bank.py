@@ -254,6 +254,68 @@ def make_meta_train_step(meta_loss, optimizer):
         return optax.apply_updates(params, updates), opt_state, loss
     return step
 '''),
+    # Correct on nested dicts, wrong on other pytrees: params may be a single array.
+    wrong("adapt_walks_nested_dicts_only", "adapt", '''
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    """Runs `steps` steps of gradient descent p <- p - alpha * grad loss(p, x, y) on a pytree.
+
+    With first_order=True each inner gradient is treated as a constant (jax.lax.stop_gradient).
+    """
+    def descend(p, g):
+        # walk the nested params dict, stepping every array
+        return {k: descend(p[k], g[k]) if isinstance(p[k], dict) else p[k] - alpha * g[k]
+                for k in p}
+
+    for _ in range(steps):
+        grads = jax.grad(loss)(params, x, y)
+        if first_order:
+            grads = jax.lax.stop_gradient(grads)
+        params = descend(params, grads)
+    return params
+'''),
+    wrong("adaptation_loss_walks_nested_dicts_only", "adaptation_loss", '''
+def adaptation_loss(loss, alpha, steps=1, first_order=False):
+    """Returns f(params, x_train, y_train, x_test, y_test): the test loss after adapting on train."""
+    def descend(p, g):
+        return {k: descend(p[k], g[k]) if isinstance(p[k], dict) else p[k] - alpha * g[k]
+                for k in p}
+
+    def f(params, x_train, y_train, x_test, y_test):
+        adapted = params
+        for _ in range(steps):
+            grads = jax.grad(loss)(adapted, x_train, y_train)
+            if first_order:
+                grads = jax.lax.stop_gradient(grads)
+            adapted = descend(adapted, grads)
+        return loss(adapted, x_test, y_test)
+
+    return f
+'''),
+    wrong("batched_in_axes_per_collection", "batched_meta_loss", '''
+def batched_meta_loss(loss, alpha, steps=1, first_order=False):
+    """Returns f(params, X_train, Y_train, X_test, Y_test): the mean adaptation loss over T tasks."""
+    objective = adaptation_loss(loss, alpha, steps, first_order)
+
+    def f(params, X_train, Y_train, X_test, Y_test):
+        shared = {name: None for name in params}  # every collection shared across tasks
+        losses = jax.vmap(objective, in_axes=(shared, 0, 0, 0, 0))(
+            params, X_train, Y_train, X_test, Y_test)
+        return jnp.mean(losses)
+
+    return f
+'''),
+    wrong("step_applies_updates_per_collection", "make_meta_train_step", '''
+def make_meta_train_step(meta_loss, optimizer):
+    """Returns step(params, opt_state, batch) -> (params, opt_state, loss): one optax meta-update."""
+    def step(params, opt_state, batch):
+        loss, grads = jax.value_and_grad(meta_loss)(params, *batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        # one collection at a time ('params', 'batch_stats', ...)
+        params = {name: optax.apply_updates(params[name], updates[name]) for name in params}
+        return params, opt_state, loss
+
+    return step
+'''),
 ]
 
 ALTERNATIVES = [

@@ -92,6 +92,10 @@ LEADS_WITH = {
     "imaml_cg_leaf_by_leaf": "test_quadratic_with_converged_solve",
     "imaml_cg_moves_along_the_residual": "test_quadratic_with_converged_solve",
     "imaml_proximal_gradient_halved": "test_inner_solution_alone",
+    "adapt_walks_nested_dicts_only": "test_params_as_a_single_array",
+    "adaptation_loss_walks_nested_dicts_only": "test_params_as_a_single_array",
+    "batched_in_axes_per_collection": "test_params_as_a_single_array",
+    "step_applies_updates_per_collection": "test_params_as_a_single_array",
 }
 # The mistake each wrong implementation makes, as the part's catalogue names it (the first phrase
 # leads its feedback), and the other phrases its results may also match, on other checks.
@@ -182,6 +186,10 @@ NAMES = {
     "imaml_cg_leaf_by_leaf": ("leaf by leaf",),
     "imaml_cg_moves_along_the_residual": ("moves x along the residual",),
     "imaml_proximal_gradient_halved": ("proximal gradient is lam/2 (phi - params)",),
+    "adapt_walks_nested_dicts_only": ("params were walked as a dict",),
+    "adaptation_loss_walks_nested_dicts_only": ("params were walked as a dict",),
+    "batched_in_axes_per_collection": ("params were walked as a dict",),
+    "step_applies_updates_per_collection": ("params were walked as a dict",),
 }
 
 
@@ -286,6 +294,9 @@ def test_an_exception_reads_in_plain_words(grade_variant, name):
      "wrapped in a tuple"),
     ("ValueError: the returned pytree has leaves [(('w',), (1,))], expected [(('w',), (3,))]",
      "the same keys and shapes"),
+    ("TypeError: Indexer must have integer or boolean type, got indexer with type float32",
+     "walked as a dict"),
+    ("TypeError: unhashable type: 'LinearizeTracer'", "walked as a dict"),
     ("ZeroDivisionError: division by zero", None),
 ])
 def test_known_exceptions_have_a_plain_reading(message, reading):

@@ -36,6 +36,9 @@ READINGS = [
     (r"requires the current value of parameters, but you are not passing `params`",
      "optimizer.update was called without params, which weight decay needs: call "
      "optimizer.update(grads, opt_state, params)"),
+    (r"Indexer must have integer or boolean type|unhashable type: '\w*(?:Tracer|Array\w*)'",
+     "params were walked as a dict (by key or name), but params may be any pytree, here a "
+     "single array: step it leaf by leaf with jax.tree_util.tree_map"),
     (r"the returned pytree has leaves \[\(\('0',",
      "the result is wrapped in a tuple or list (jax.scipy.sparse.linalg.cg, for one, returns "
      "(x, info)): return the pytree itself"),

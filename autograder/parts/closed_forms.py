@@ -92,7 +92,8 @@ def random_task(seed: int, k: int, tasks: int = 1) -> list[np.ndarray]:
     return [as_float32(rng.uniform(-2, 2, size=(tasks, k, 1))) for _ in range(4)]
 
 
-# Parameter pytrees the graders use: nested dicts, a scalar leaf, matrices.
+# Parameter pytrees the graders use: nested dicts, a scalar leaf, matrices, a bare array.
 NESTED_TREE = [[["params", "dense", "bias"], [2]], [["params", "dense", "kernel"], [2, 3]],
                [["scale"], []]]
 FLAT_TREE = [[["w"], [3]], [["b"], [1]]]
+ARRAY_TREE = [[[], [4]]]  # params as a single array, as the notebook's own visible checks use

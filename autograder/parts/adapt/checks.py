@@ -4,8 +4,8 @@ import numpy as np
 
 from autograder.parts import reference_runs
 from autograder.parts.checking import case, fitted_step
-from autograder.parts.closed_forms import (FLAT_TREE, NESTED_TREE, flatten_task, quadratic_problem,
-                                     random_task, random_vector)
+from autograder.parts.closed_forms import (ARRAY_TREE, FLAT_TREE, NESTED_TREE, flatten_task,
+                                           quadratic_problem, random_task, random_vector)
 
 K = 4
 # float32 iterations of a 7x7 affine map with contraction <= 1: error below 1e-5.
@@ -115,12 +115,19 @@ def test_several_steps_recompute_gradient(student, compare):
     adapt_case(student, compare, NESTED_TREE, seed=2, alpha=0.2, steps=3)
 
 
-@case(points=0.5, feedback="adapt must follow the same rule for other learning rates, step "
+@case(points=0.25, feedback="adapt must follow the same rule for other learning rates, step "
       "counts and parameter pytrees.")
 def test_other_alphas_and_trees(student, compare):
     """Other alphas, step counts and pytrees agree."""
     adapt_case(student, compare, FLAT_TREE, seed=3, alpha=0.05, steps=2)
     adapt_case(student, compare, NESTED_TREE, seed=4, alpha=0.3, steps=5)
+
+
+@case(points=0.25, feedback="params may be any pytree, a single array too: adapt must step it "
+      "leaf by leaf with jax.tree_util.tree_map, not walk it as a dict.")
+def test_params_as_a_single_array(student, compare):
+    """With params one bare array (a pytree of one leaf), two steps are gradient descent."""
+    adapt_case(student, compare, ARRAY_TREE, seed=5, alpha=0.1, steps=2)
 
 
 @case(points=1.0, feedback="With first_order=False the gradient through several steps of adapt "

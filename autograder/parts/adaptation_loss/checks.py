@@ -3,7 +3,8 @@
 from autograder.parts import reference_runs
 from autograder.parts.reference_runs import CONFIG
 from autograder.parts.checking import case
-from autograder.parts.closed_forms import NESTED_TREE, flatten_task, quadratic_problem, random_task, random_vector
+from autograder.parts.closed_forms import (ARRAY_TREE, NESTED_TREE, flatten_task, quadratic_problem,
+                                           random_task, random_vector)
 
 K = 4
 # float32 iterations of a 7x7 affine map with contraction <= 1: error below 1e-5.
@@ -13,8 +14,8 @@ K = 4
 RTOL, ATOL = 1e-4, 1e-5
 
 
-def meta_case(student, compare, seed, alpha, steps, first_order, check):
-    problem = quadratic_problem(seed, NESTED_TREE, K)
+def meta_case(student, compare, seed, alpha, steps, first_order, check, tree=NESTED_TREE):
+    problem = quadratic_problem(seed, tree, K)
     v0 = random_vector(seed + 100, problem.size)
     task = [a[0] for a in random_task(seed + 200, K)]
     got = student.probe("adaptation_loss_quadratic", problem=problem.spec(), v0=v0.tolist(),
@@ -57,7 +58,7 @@ def meta_case(student, compare, seed, alpha, steps, first_order, check):
                                            for m, v in mistakes.items()})
 
 
-@case(points=1.0, feedback="The value must be the loss on the test split after adapting on "
+@case(points=0.75, feedback="The value must be the loss on the test split after adapting on "
       "the training split (x_train, y_train), with the given alpha and number of steps.")
 def test_value_adapts_on_train_scores_on_test(student, compare):
     """The value is L_test(adapt(params, train split)) for 1 and 3 steps."""
@@ -78,6 +79,15 @@ def test_second_order_meta_gradient(student, compare):
 def test_first_order_meta_gradient(student, compare):
     """With first_order=True the meta-gradient is grad L_test(v_k), for k = 2."""
     meta_case(student, compare, 15, alpha=0.25, steps=2, first_order=True, check="grad")
+
+
+@case(points=0.25, feedback="params may be any pytree, a single array too: the adaptation loss "
+      "and its gradient must not treat params as a dict.")
+def test_params_as_a_single_array(student, compare):
+    """With params one bare array, the value and the meta-gradient through 2 steps agree."""
+    for check in ("value", "grad"):
+        meta_case(student, compare, 16, alpha=0.2, steps=2, first_order=False, check=check,
+                  tree=ARRAY_TREE)
 
 
 @case(points=0.5, feedback="The MAML objective of the sinusoid network on a stored task, or its "

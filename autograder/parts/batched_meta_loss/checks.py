@@ -5,7 +5,8 @@ import numpy as np
 from autograder.parts import reference_runs
 from autograder.parts.reference_runs import CONFIG
 from autograder.parts.checking import case
-from autograder.parts.closed_forms import NESTED_TREE, flatten_task, quadratic_problem, random_task, random_vector
+from autograder.parts.closed_forms import (ARRAY_TREE, NESTED_TREE, flatten_task, quadratic_problem,
+                                           random_task, random_vector)
 
 K = 3
 # float32 iterations of a 7x7 affine map, averaged over <= 4 tasks: error below 1e-5.
@@ -15,10 +16,10 @@ K = 3
 RTOL, ATOL = 1e-4, 1e-5
 
 
-def batch_case(student, seed, tasks, alpha, steps, first_order, jit=False):
+def batch_case(student, seed, tasks, alpha, steps, first_order, jit=False, tree=NESTED_TREE):
     """The student's meta-loss and meta-gradient, the closed forms, and what the known wrong
     versions give (``{mistake: {"value", "grad"}}``)."""
-    problem = quadratic_problem(seed, NESTED_TREE, K)
+    problem = quadratic_problem(seed, tree, K)
     v0 = random_vector(seed + 100, problem.size)
     batch = random_task(seed + 200, K, tasks)
     got = student.probe("batched_meta_loss_quadratic", problem=problem.spec(), v0=v0.tolist(),
@@ -71,7 +72,7 @@ def only(key, mistakes):
     return {m: None if v is None else v.get(key) for m, v in mistakes.items()}
 
 
-@case(points=1.0, feedback="The value must be the mean over tasks of each task's adaptation "
+@case(points=0.75, feedback="The value must be the mean over tasks of each task's adaptation "
       "loss: task t adapted on its training split and scored on its test split.")
 def test_value_is_mean_over_tasks(student, compare):
     """For 4 tasks the value is the mean of the per-task adaptation losses."""
@@ -97,6 +98,16 @@ def test_first_order_single_task_under_jit(student, compare):
                                      jit=True)
     compare(got, want, RTOL, ATOL, what="the first-order meta-loss", layout={"grad": NESTED_TREE},
             mistakes=mistakes)
+
+
+@case(points=0.25, feedback="params may be any pytree, a single array too: share it across "
+      "tasks with in_axes=None, whatever its structure.")
+def test_params_as_a_single_array(student, compare):
+    """With params one bare array, the mean over 3 tasks and its gradient agree."""
+    got, want, mistakes = batch_case(student, 24, tasks=3, alpha=0.2, steps=2, first_order=False,
+                                     tree=ARRAY_TREE)
+    compare(got, want, RTOL, ATOL, what="the meta-loss", layout={"grad": ARRAY_TREE},
+            case="T = 3 tasks, alpha = 0.2, steps = 2", mistakes=mistakes)
 
 
 @case(points=0.5, feedback="The meta-loss of the sinusoid network on a stored meta-batch of 25 "

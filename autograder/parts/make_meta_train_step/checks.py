@@ -4,8 +4,8 @@ import numpy as np
 
 from autograder.parts import reference_runs
 from autograder.parts.checking import case, fitted_step
-from autograder.parts.closed_forms import (NESTED_TREE, flatten_task, quadratic_problem,
-                                     random_task, random_vector)
+from autograder.parts.closed_forms import (ARRAY_TREE, NESTED_TREE, flatten_task,
+                                           quadratic_problem, random_task, random_vector)
 from autograder.parts.make_meta_train_step.optimizers import Adam, DecayedSchedule, Momentum
 
 K, TASKS = 2, 2
@@ -20,9 +20,9 @@ RTOL, ATOL = 1e-4, 1e-5
 PARAMS = {"params": NESTED_TREE}  # the steps' final parameters, flattened from this pytree
 
 
-def run_case(student, seed, optimizer, steps):
+def run_case(student, seed, optimizer, steps, tree=NESTED_TREE):
     """The student's trajectory, the closed form, and what the known wrong versions give."""
-    problem = quadratic_problem(seed, NESTED_TREE, K, extra_data=2 * TASKS)
+    problem = quadratic_problem(seed, tree, K, extra_data=2 * TASKS)
     v0 = random_vector(seed + 100, problem.size)
     batches = [random_task(seed + 200 + i, K, TASKS) for i in range(steps)]
     got = student.probe("meta_train_step_quadratic", problem=problem.spec(), v0=v0.tolist(),
@@ -66,7 +66,7 @@ def run_case(student, seed, optimizer, steps):
     return got, trajectory(), mistakes
 
 
-@case(points=1.0, feedback="One jitted optax.sgd step must return the updated parameters, the "
+@case(points=0.75, feedback="One jitted optax.sgd step must return the updated parameters, the "
       "new optimizer state, and the meta-loss before the update.")
 def test_sgd_step_returns_loss_before_update(student, compare):
     """One SGD step: params - lr * grad, and the loss at the old params."""
@@ -111,6 +111,16 @@ def test_uses_the_optimizer_it_is_given(student, compare):
         with_sgd)
     compare(got, want, RTOL, ATOL, what="the trajectory", case="weight decay 0.2 and a rate "
             "scheduled from 0.3 to 0.05, 3 steps", layout=PARAMS, mistakes=mistakes)
+
+
+@case(points=0.25, feedback="params may be any pytree, a single array too: apply the updates "
+      "with optax.apply_updates to the whole of params, not per dict entry.")
+def test_params_as_a_single_array(student, compare):
+    """With params one bare array, two optax.adam steps follow Adam's rule."""
+    got, want, mistakes = run_case(student, 35, {"name": "adam", "lr": 0.05}, steps=2,
+                                   tree=ARRAY_TREE)
+    compare(got, want, RTOL, ATOL, what="the Adam trajectory", case="optax.adam(0.05), 2 steps",
+            layout={"params": ARRAY_TREE}, mistakes=mistakes)
 
 
 @case(points=0.5, feedback="Meta-training the sinusoid network for a few steps from a stored "
