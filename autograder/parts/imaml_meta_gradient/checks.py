@@ -39,9 +39,9 @@ def conjugate_gradient_with_a_slip(system: np.ndarray, b: np.ndarray, steps: int
                                    blocks: list[slice] | None = None) -> np.ndarray:
     """Conjugate gradient from zero as a hand-written loop with one known slip: ``stale_norm``
     never updates the residual's norm ``rs_old``, so that the step size and beta divide by the
-    first residual's norm on every iteration; ``along_residual`` moves x along
-    the residual r, not the search direction p; ``blocks`` (one slice per pytree leaf) takes each
-    leaf's step size and beta from that leaf's own dot products."""
+    first residual's norm on every iteration; ``along_residual`` moves x along the residual r,
+    not the search direction p; ``blocks`` (one slice per pytree leaf) takes each leaf's step
+    size and beta from that leaf's own dot products."""
     blocks = blocks or [slice(None)]
     x, r, p = np.zeros_like(b), b.copy(), b.copy()
     norms = [r[leaf] @ r[leaf] for leaf in blocks]
