@@ -159,8 +159,8 @@ def unknowns(tree):
     return closed_forms.tree_size(tree)
 
 
-def quadratic(seed, tree=NESTED_TREE):
-    return closed_forms.quadratic_problem(seed, tree, K)
+def quadratic(seed):
+    return closed_forms.quadratic_problem(seed, NESTED_TREE, K)
 
 
 def linear_on_its_training_split(seed, tree=FLAT_TREE):
