@@ -33,9 +33,10 @@ def loops(method, steps, comparison):
     key = jax.random.PRNGKey(1)
     step, optimizer = methods.make_step(method, loss, comparison)
     state = optimizer.init(params)
+    sampling = comparison.protocol(method).training_config(comparison.meta)
 
     def batch(index):
-        return sample_meta_batch(jax.random.fold_in(key, index), comparison.meta)
+        return sample_meta_batch(jax.random.fold_in(key, index), sampling)
 
     def scanned(params, state):
         def body(carry, index):

@@ -1,9 +1,11 @@
 """The instructor's implementations of every method compared in the second part of the assignment.
 
 Outside the grader package, and so outside every sandbox (it binds only `inside_sandbox/`):
-they solve `reptile_update` and `imaml_meta_gradient`. Each training loop is one `jax.jit` over
+they solve `imaml_meta_gradient`. Each training loop is one `jax.jit` over
 `jax.lax.scan`, with the tasks sampled on the device.
 """
+
+import types
 
 import flax.linen as nn
 import jax
@@ -61,19 +63,6 @@ def pooled_loss(loss):
     return objective
 
 
-def reptile_update(loss, params, X, Y, inner_lr, inner_steps, outer_lr):
-    r"""Reptile over a batch of tasks.
-
-    .. math:: \phi_i = \mathrm{adapt}(\theta, X_i, Y_i), \quad
-       \theta \leftarrow \theta + \epsilon \, \tfrac{1}{T} \textstyle\sum_i (\phi_i - \theta)
-
-    References:
-      Nichol, Achiam and Schulman, 2018, "On First-Order Meta-Learning Algorithms".
-    """
-    adapted = jax.vmap(lambda x, y: adapt(loss, params, x, y, inner_lr, inner_steps))(X, Y)
-    return tree_map(lambda p, phi: p + outer_lr * (jnp.mean(phi, axis=0) - p), params, adapted)
-
-
 def imaml_meta_gradient(loss, params, x_train, y_train, x_test, y_test, lam, inner_lr,
                         inner_steps, cg_steps):
     r"""Implicit MAML's meta-gradient of one task.
@@ -116,13 +105,37 @@ def imaml_batched_gradient(loss, lam, inner_lr, inner_steps, cg_steps):
     return gradient
 
 
+def reptile_epoch_update(loss, params, x, y, inner_lr, minibatch, outer_lr):
+    r"""One iteration of Reptile's sine-wave demo on one task's points ``x, y`` (shape ``(N, 1)``).
+
+    One epoch of SGD: a step of ``inner_lr`` on each consecutive ``minibatch`` of the points (drawn
+    independently, so consecutive slices are a random partition), then
+
+    .. math:: \theta \leftarrow \theta + \epsilon\, (\phi - \theta)
+
+    References:
+      Nichol, Achiam and Schulman, 2018, "On First-Order Meta-Learning Algorithms";
+      openai/supervised-reptile, ``reptile-sinewaves-demo``.
+    """
+    phi = params
+    for start in range(0, x.shape[0], minibatch):
+        phi = adapt(loss, phi, x[start:start + minibatch], y[start:start + minibatch], inner_lr)
+    return tree_map(lambda p, q: p + outer_lr * (q - p), params, phi)
+
+
+def linearly_annealed(rate, num_steps):
+    """``rate * (1 - step / num_steps)`` at ``step``: the demo's schedule of Reptile's outer step."""
+    return optax.linear_schedule(rate, 0.0, num_steps)
+
+
 def make_step(method, loss, comparison):
-    """``step(params, opt_state, batch) -> (params, opt_state)`` and the optimizer, per method."""
-    config = comparison.meta
-    adam = optax.adam(config.meta_lr)
+    """``step(params, opt_state, batch) -> (params, opt_state)`` and the optimizer, per method,
+    under the method's own `MethodProtocol`."""
+    protocol = comparison.protocol(method)
+    adam = optax.adam(protocol.outer_lr)
     if method in ("maml", "first_order", "pretrained"):
         objective = (pooled_loss(loss) if method == "pretrained" else batched_meta_loss(
-            loss, config.inner_lr, config.inner_steps, first_order=method == "first_order"))
+            loss, protocol.inner_lr, protocol.inner_steps, first_order=method == "first_order"))
 
         def step(params, opt_state, batch):
             grads = jax.grad(objective)(params, *batch)
@@ -131,8 +144,8 @@ def make_step(method, loss, comparison):
 
         return step, adam
     if method == "imaml":
-        gradient = imaml_batched_gradient(loss, comparison.imaml_lam, comparison.imaml_inner_lr,
-                                          comparison.imaml_inner_steps, comparison.imaml_cg_steps)
+        gradient = imaml_batched_gradient(loss, comparison.imaml_lam, protocol.inner_lr,
+                                          protocol.inner_steps, comparison.imaml_cg_steps)
 
         def step(params, opt_state, batch):
             updates, opt_state = adam.update(gradient(params, *batch), opt_state, params)
@@ -140,27 +153,33 @@ def make_step(method, loss, comparison):
 
         return step, adam
     if method == "reptile":
-        def step(params, opt_state, batch):
-            x_train, y_train, x_test, y_test = batch
-            X = jnp.concatenate([x_train, x_test], axis=1)
-            Y = jnp.concatenate([y_train, y_test], axis=1)
-            return reptile_update(loss, params, X, Y, config.inner_lr,
-                                  comparison.reptile_inner_steps, comparison.reptile_outer_lr), opt_state
+        schedule = linearly_annealed(protocol.outer_lr, protocol.meta_steps)
 
-        return step, optax.identity()
+        def step(params, iteration, batch):
+            x_train, y_train, x_test, y_test = batch  # one task: its points, pooled
+            x = jnp.concatenate([x_train, x_test], axis=1)[0]
+            y = jnp.concatenate([y_train, y_test], axis=1)[0]
+            return reptile_epoch_update(loss, params, x, y, protocol.inner_lr,
+                                        comparison.reptile_minibatch, schedule(iteration)), iteration + 1
+
+        return step, types.SimpleNamespace(init=lambda params: jnp.zeros((), jnp.int32))
     raise ValueError(f"unknown method {method!r}")
 
 
 def training_run(method, loss, num_steps, comparison):
-    """``run(params, key) -> params``: ``num_steps`` updates of ``method`` as one `jax.lax.scan`."""
+    """``run(params, key) -> params``: ``num_steps`` updates of ``method`` as one `jax.lax.scan`,
+    each on fresh tasks drawn as its protocol says."""
     step, optimizer = make_step(method, loss, comparison)
+    protocol = comparison.protocol(method)
+    sampling = protocol.training_config(comparison.meta)
 
     def run(params, key):
         def body(carry, index):
-            batch = sample_meta_batch(jax.random.fold_in(key, index), comparison.meta)
+            batch = sample_meta_batch(jax.random.fold_in(key, index), sampling)
             return step(*carry, batch), None
 
-        (params, _), _ = jax.lax.scan(body, (params, optimizer.init(params)), jnp.arange(num_steps))
+        (params, _), _ = jax.lax.scan(body, (params, optimizer.init(params)),
+                                      jnp.arange(num_steps))
         return params
 
     return run

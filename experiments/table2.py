@@ -5,12 +5,15 @@ Usage: python -m experiments.table2                  (the declared protocol: res
        python -m experiments.table2 --inner-lr 0.01 --out DIR [--methods ...]
        [--seeds 0-9] [--steps N] [--init flax] [--sharpness] [--jobs N]
 
-The protocol is `ComparisonConfig`'s, the paper's released code's: alpha = 0.001 for training and
-for every test-time step, 70,000 meta-steps, seeds 0-4. Each (method, seed) run trains as one
-`jax.jit` over `jax.lax.scan` in a worker process pinned to one core. Writes ``table2.json``
-(per method and step count the mean over seeds, ``ci95``, ``per_seed`` means, ``diverged_tasks``,
-``protocol``, ``seconds`` of training per method and ``total``), ``table2.md`` and ``table2.png``;
-any other protocol prints its table and writes only with ``--out``.
+Each method trains and adapts by its own protocol, declared in `ComparisonConfig`: MAML and
+first-order MAML as the paper's released code runs them, Reptile as its authors' sine-wave demo,
+the pretrained baseline as the MAML paper describes it (its test-time rate tuned on validation
+tasks), iMAML with the settings its validation search chose. Seeds 0-4. Each (method, seed) run
+trains as one `jax.jit` over `jax.lax.scan` in a worker process pinned to one core. Writes
+``table2.json`` (per method and step count the mean over seeds, ``ci95``, ``per_seed`` means,
+``diverged_tasks``, ``test_lr`` and ``validation`` scores per seed, ``protocol``, ``seconds`` of
+training per method and ``total``), ``table2.md`` and ``table2.png``; any other protocol prints
+its table and writes only with ``--out``.
 
 Where adaptation blows up on some task (`maml_helpers.evaluation.diverged`: an infinite, NaN or
 absurd error), that seed's mean and the cell's are null, shown as "diverged" with the count.
@@ -49,18 +52,34 @@ PAPER = {"maml": {"1": 0.67, "5": 0.38, "10": 0.35}, "pretrained": {"1": 2.41, "
 
 def evaluation_tasks(comparison):
     """The unseen tasks' ``(support, query)`` (the evaluation stream is disjoint from training)."""
-    return evaluation.evaluation_tasks(
-        jax.random.PRNGKey(comparison.eval_seed), comparison.eval_tasks,
-        comparison.eval_k_shot, comparison.eval_query_points, comparison.meta.tasks)
+    return _tasks(comparison, comparison.eval_seed, comparison.eval_tasks)
 
 
-def evaluate(loss, params, comparison):
-    """``{"1": per-task query MSE, ...}`` after plain gradient descent on unseen tasks' support
-    points."""
-    support, query = evaluation_tasks(comparison)
-    errors = evaluation.adaptation_errors(loss, params, methods.adapt, support, query,
-                                          comparison.meta.inner_lr, comparison.eval_steps)
+def validation_tasks(comparison):
+    """Tasks for choosing tuned rates and settings, drawn apart from the evaluation's."""
+    return _tasks(comparison, comparison.validation_seed, comparison.validation_tasks)
+
+
+def _tasks(comparison, seed, num_tasks):
+    return evaluation.evaluation_tasks(jax.random.PRNGKey(seed), num_tasks, comparison.eval_k_shot,
+                                       comparison.eval_query_points, comparison.meta.tasks)
+
+
+def evaluate(loss, params, comparison, rate, tasks=None):
+    """``{"1": per-task query MSE, ...}`` after plain gradient descent at ``rate`` on unseen
+    tasks' support points (``tasks``: the evaluation tasks unless given)."""
+    support, query = tasks or evaluation_tasks(comparison)
+    errors = evaluation.adaptation_errors(loss, params, methods.adapt, support, query, rate,
+                                          comparison.eval_steps)
     return {str(steps): e for steps, e in errors.items()}
+
+
+def tuned_rate(loss, params, comparison):
+    """`evaluation.tuned_rate` over ``comparison.test_lr_grid`` on the validation tasks."""
+    rate, scores = evaluation.tuned_rate(loss, params, methods.adapt, *validation_tasks(comparison),
+                                         comparison.test_lr_grid, comparison.eval_steps)
+    return rate, {r: None if means is None else [_rounded(m) for m in means]
+                  for r, means in scores.items()}
 
 
 def paper_initialisation(params, key):
@@ -99,24 +118,28 @@ def sharpness(loss, params, support, iterations=50):
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One training run: ``method`` from training seed ``seed`` under ``comparison``."""
+    """One training run: ``method`` from training seed ``seed`` under ``comparison``, scored on
+    the evaluation tasks or, for a search, on the validation tasks (``on_validation``)."""
 
     method: str
     seed: int
     comparison: ComparisonConfig
     init: str = "paper"
     sharpness: bool = False
+    on_validation: bool = False
 
 
-# Milliseconds per meta-step of one run pinned to one core (benchmarks/seed_batching.py), to start
-# the longest runs first so that the cores finish together.
-COST = {"imaml": 1.86, "reptile": 0.65, "maml": 0.41, "first_order": 0.22, "pretrained": 0.14}
+# Milliseconds per meta-step of one run pinned to one core (benchmarks/seed_batching.py; Reptile's
+# one-task iteration from `make table2`'s own timing), to start the longest runs first so that the
+# cores finish together.
+COST = {"imaml": 1.86, "reptile": 0.11, "maml": 0.41, "first_order": 0.22, "pretrained": 0.14}
 
 
 def train_and_evaluate(run_):
-    """Trains one run and scores it on the evaluation tasks: ``{"seconds", "params", "errors":
-    {steps: per-task query MSE}}`` and, if asked, ``"sharpness"``: the median and 99th
-    percentile over the tasks."""
+    """Trains one run and scores it on the evaluation tasks (the validation tasks for a search) at
+    its protocol's test rate, tuned on validation tasks where the protocol says so: ``{"seconds",
+    "params", "test_lr", "errors": {steps: per-task query MSE}}``, ``"validation"`` where the rate
+    was tuned and, if asked, ``"sharpness"``: the median and 99th percentile over the tasks."""
     loss, training = _training(run_.method, run_.comparison)
     model = methods.MLP(run_.comparison.meta.features)
     init_key, train_key = jax.random.split(jax.random.PRNGKey(run_.seed))
@@ -125,10 +148,14 @@ def train_and_evaluate(run_):
         initial = paper_initialisation(initial, init_key)
     start = time.perf_counter()
     params = jax.block_until_ready(training(initial, train_key))
-    outcome = {"seconds": time.perf_counter() - start, "params": jax.device_get(params),
-               "errors": evaluate(loss, params, run_.comparison)}
+    outcome = {"seconds": time.perf_counter() - start, "params": jax.device_get(params)}
+    rate = run_.comparison.protocol(run_.method).test_lr
+    if rate is None:
+        rate, outcome["validation"] = tuned_rate(loss, params, run_.comparison)
+    tasks = (validation_tasks if run_.on_validation else evaluation_tasks)(run_.comparison)
+    outcome.update(test_lr=rate, errors=evaluate(loss, params, run_.comparison, rate, tasks))
     if run_.sharpness:
-        eigenvalues = sharpness(loss, params, evaluation_tasks(run_.comparison)[0])
+        eigenvalues = sharpness(loss, params, tasks[0])
         outcome["sharpness"] = [float(np.round(np.median(eigenvalues))),  # nan if training blew up
                                 float(np.round(np.percentile(eigenvalues, 99)))]
     return outcome
@@ -139,7 +166,8 @@ def _training(method, comparison):
     """``(loss, jitted training run)``, compiled once per process for each method and config; the
     loss is shared, so the evaluation compiles once per process too."""
     loss = _loss(comparison.meta.features)
-    return loss, jax.jit(methods.training_run(method, loss, comparison.meta.meta_steps, comparison))
+    return loss, jax.jit(methods.training_run(method, loss, comparison.protocol(method).meta_steps,
+                                              comparison))
 
 
 @functools.lru_cache(maxsize=None)
@@ -152,7 +180,8 @@ def run_all(runs, jobs=None, on_done=lambda run_, outcome: None):
     (default: one per core), each pinned to one core: XLA's own threads slow these small steps
     down (one pinned process is 1.1x to 1.4x faster than an unpinned one, BENCHMARKS.md)."""
     jobs = jobs or len(_cores())
-    order = sorted(range(len(runs)), key=lambda i: -COST[runs[i].method])
+    order = sorted(range(len(runs)), key=lambda i: -COST[runs[i].method]
+                   * runs[i].comparison.protocol(runs[i].method).meta_steps)
     outcomes = [None] * len(runs)
     context = multiprocessing.get_context("spawn")
     cores = context.Queue()
@@ -205,6 +234,11 @@ def run(comparison, names=METHODS, init="paper", jobs=None, sharpness=False, log
         results["per_seed_diverged_tasks"][method] = {
             s: [evaluation.diverged_count(e) for e in errors[s]] for s in steps}
         results["seconds"][method] = round(sum(outcomes[method, seed]["seconds"] for seed in seeds), 1)
+        results.setdefault("test_lr", {})[method] = [outcomes[method, seed]["test_lr"] for seed in seeds]
+        if "validation" in outcomes[method, seeds[0]]:
+            results.setdefault("validation", {})[method] = [
+                {str(rate): means for rate, means in outcomes[method, seed]["validation"].items()}
+                for seed in seeds]
         if sharpness:
             results.setdefault("sharpness", {})[method] = [outcomes[method, seed]["sharpness"]
                                                            for seed in seeds]
@@ -214,17 +248,37 @@ def run(comparison, names=METHODS, init="paper", jobs=None, sharpness=False, log
 
 
 def protocol(comparison, init="paper"):
-    """What the table was computed under, declared in `ComparisonConfig` before running."""
-    meta = comparison.meta
-    return {"inner_lr": meta.inner_lr, "seeds": list(comparison.seeds), "meta_steps": meta.meta_steps,
-            "meta_batch_size": meta.meta_batch_size, "train_k_shot": meta.k_shot,
+    """What the table was computed under, declared in `ComparisonConfig` before running: the
+    shared evaluation and each method's own `MethodProtocol`."""
+    methods_ = {method: dataclasses.asdict(comparison.protocol(method)) for method in METHODS}
+    methods_["reptile"]["minibatch"] = comparison.reptile_minibatch
+    methods_["imaml"].update(lam=comparison.imaml_lam, cg_steps=comparison.imaml_cg_steps)
+    return {"seeds": list(comparison.seeds), "features": list(comparison.meta.features),
             "eval_k_shot": comparison.eval_k_shot, "eval_tasks": comparison.eval_tasks,
             "eval_query_points": comparison.eval_query_points,
             "eval_steps": list(comparison.eval_steps), "init": init,
-            "imaml": {"lam": comparison.imaml_lam, "inner_lr": comparison.imaml_inner_lr,
-                      "inner_steps": comparison.imaml_inner_steps, "cg_steps": comparison.imaml_cg_steps},
-            "reptile": {"inner_steps": comparison.reptile_inner_steps,
-                        "outer_lr": comparison.reptile_outer_lr}}
+            "test_lr_grid": list(comparison.test_lr_grid),
+            "validation_tasks": comparison.validation_tasks, "methods": methods_}
+
+
+def protocol_text(comparison, method):
+    """The protocol column: inner loop, outer update, length and batch, test-time rate."""
+    p = comparison.protocol(method)
+    if method == "pretrained":
+        inner = "no inner loop"
+    elif method == "reptile":
+        inner = (f"{p.inner_steps} SGD steps of {p.inner_lr:g} (minibatches of "
+                 f"{comparison.reptile_minibatch} of {p.points_per_task} points)")
+    elif method == "imaml":
+        inner = (f"lam {comparison.imaml_lam:g}, {p.inner_steps} steps of {p.inner_lr:g}, "
+                 f"{comparison.imaml_cg_steps} CG")
+    else:
+        inner = f"{p.inner_steps} step of {p.inner_lr:g}" + (", first order" if method == "first_order" else "")
+    outer = (f"Adam {p.outer_lr:g}" if p.outer == "adam"
+             else f"outer step {p.outer_lr:g} annealed linearly to 0")
+    test = f"test rate {p.test_lr:g}" if p.test_lr is not None else "test rate tuned on validation"
+    return (f"{p.source}: {inner}; {outer}; {p.meta_steps:,} × {_count(p.tasks_per_step, 'task')}"
+            f"; {test}")
 
 
 def seed_interval(errors):
@@ -284,15 +338,14 @@ def markdown(results, comparison):
     seeds = results["protocol"]["seeds"]
     header = "| " + " | ".join(_count(s, "step") for s in steps) + " |"
     lines = [f"Post-adaptation MSE on {comparison.eval_tasks:,} unseen sinusoid tasks, K = "
-             f"{comparison.eval_k_shot} support points, alpha = {comparison.meta.inner_lr} in "
-             f"training and at test time, {comparison.meta.meta_steps:,} meta-steps, training seeds "
-             f"{_seed_text(seeds)}. Each cell: the mean over seeds of each seed's mean over tasks, ± the "
-             "half-width of its 95% interval (seeds and tasks; `seed_interval`), then the seeds' "
-             "range; ✓ or ✗: the paper's figure inside the interval or not; diverged: tasks where "
-             "gradient descent blew up.",
+             f"{comparison.eval_k_shot} support points, each method trained and adapted by its own "
+             f"protocol (the last column), training seeds {_seed_text(seeds)}. Each cell: the mean "
+             "over seeds of each seed's mean over tasks, ± the half-width of its 95% interval "
+             "(seeds and tasks; `seed_interval`), then the seeds' range; ✓ or ✗: the paper's "
+             "figure inside the interval or not; diverged: tasks where gradient descent blew up.",
              "",
-             "| method " + header + " paper (1/5/10) | training core-s |",
-             "|---|" + "---|" * len(steps) + "---|---|"]
+             "| method " + header + " paper (1/5/10) | training core-s | protocol |",
+             "|---|" + "---|" * len(steps) + "---|---|---|"]
     for method in names:
         cells = []
         for s in steps:
@@ -301,20 +354,27 @@ def markdown(results, comparison):
                 cell += f" ({min(values):.2f}–{max(values):.2f})"
             cells.append(cell)
         paper = " / ".join(f"{PAPER[method][s]:.2f}" for s in steps) if method in PAPER else "-"
+        rates = sorted(set(results.get("test_lr", {}).get(method, [])))
+        tuned = (f" (chosen: {', '.join(f'{r:g}' for r in rates)})"
+                 if comparison.protocol(method).test_lr is None and rates else "")
         lines.append(f"| {LABELS[method]} | " + " | ".join(cells)
-                     + f" | {paper} | {results['seconds'][method]:.0f} |")
+                     + f" | {paper} | {results['seconds'][method]:.0f} | "
+                     + protocol_text(comparison, method) + tuned + " |")
     lines += ["", f"The whole command took {results['seconds']['total'] / 60:.1f} min.", "",
               "Each training run (the mean over tasks):", ""]
     sharp = "sharpness" in results
-    lines += ["| method | seed " + header + (" sharpness: median, 99th percentile |" if sharp else ""),
-              "|---|---|" + "---|" * (len(steps) + sharp)]
+    lines += ["| method | seed | test rate " + header
+              + (" sharpness: median, 99th percentile |" if sharp else ""),
+              "|---|---|---|" + "---|" * (len(steps) + sharp)]
     for method in names:
         for i, seed in enumerate(seeds):
             cells = [f"{value:.3f}" if value is not None else "diverged ({})".format(_count(
                 results["per_seed_diverged_tasks"][method][s][i], "task"))
                 for s, value in ((s, results["per_seed"][method][s][i]) for s in steps)]
             extra = " {:.0f}, {:.0f} |".format(*results["sharpness"][method][i]) if sharp else ""
-            lines.append(f"| {LABELS[method]} | {seed} | " + " | ".join(cells) + " |" + extra)
+            rate = results.get("test_lr", {}).get(method, [None] * len(seeds))[i]
+            lines.append(f"| {LABELS[method]} | {seed} | {'-' if rate is None else f'{rate:g}'} | "
+                         + " | ".join(cells) + " |" + extra)
     return "\n".join(lines) + "\n"
 
 
@@ -339,7 +399,7 @@ def plot(results, comparison, path):
     paper = {LABELS[m]: {int(s): v for s, v in PAPER[m].items()} for m in PAPER if m in names}
     figure = plt.figure(figsize=(8, 4))
     ax = plot_adaptation_curves(curves, reference=paper, title=(
-        f"Sinusoid regression, K = {comparison.eval_k_shot}, alpha = {comparison.meta.inner_lr}, "
+        f"Sinusoid regression, K = {comparison.eval_k_shot}, each method by its own protocol, "
         f"{len(results['protocol']['seeds'])} seeds (dots: each seed)"))
     colours = {bars.get_label(): bars.lines[0].get_color() for bars in ax.containers}
     for i, m in enumerate(names):
@@ -354,7 +414,8 @@ def plot(results, comparison, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=None, help="meta-steps (default: 70,000)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="meta-steps of every method (default: each protocol's)")
     parser.add_argument("--out", type=pathlib.Path, default=None,
                         help="where to write (default: results/, for the declared protocol only)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
@@ -363,19 +424,15 @@ def main(argv=None):
     parser.add_argument("--init", choices=["paper", "flax"], default="paper",
                         help="the paper code's initialisation (default) or Flax's")
     parser.add_argument("--inner-lr", type=float, default=None,
-                        help="alpha for training and evaluation (default: the config's, 0.001)")
+                        help="MAML's and first-order MAML's alpha, in training and at test time "
+                             "(default: their protocol's, 0.001)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="worker processes, one core each (default: one per core)")
     parser.add_argument("--sharpness", action="store_true",
                         help="also measure each trained network's support-loss sharpness")
     args = parser.parse_args(argv)
     declared = ComparisonConfig()
-    meta = declared.meta
-    if args.steps is not None:
-        meta = dataclasses.replace(meta, meta_steps=args.steps)
-    if args.inner_lr is not None:
-        meta = dataclasses.replace(meta, inner_lr=args.inner_lr)
-    comparison = dataclasses.replace(declared, meta=meta, seeds=tuple(args.seeds or declared.seeds))
+    comparison = overridden(declared, args.steps, args.inner_lr, args.seeds)
     results = run(comparison, args.methods, args.init, args.jobs, args.sharpness)
     table = markdown(results, comparison)
     print(table)
@@ -389,6 +446,20 @@ def main(argv=None):
     (out / "table2.md").write_text(table)
     plot(results, comparison, out / "table2.png")
     print(f"wrote {out}/table2.json, table2.md, table2.png in {results['seconds']['total']:.0f} s")
+
+
+def overridden(comparison, steps=None, inner_lr=None, seeds=None):
+    """``comparison`` with every method's meta-steps, MAML's and first-order MAML's alpha (in
+    training and at test time) or the seeds replaced where given."""
+    changes = {}
+    for method in METHODS:
+        protocol_ = comparison.protocol(method)
+        if steps is not None:
+            protocol_ = dataclasses.replace(protocol_, meta_steps=steps)
+        if inner_lr is not None and method in ("maml", "first_order"):
+            protocol_ = dataclasses.replace(protocol_, inner_lr=inner_lr, test_lr=inner_lr)
+        changes[method] = protocol_
+    return dataclasses.replace(comparison, **changes, seeds=tuple(seeds or comparison.seeds))
 
 
 def _seed_range(text):

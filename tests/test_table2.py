@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -10,11 +11,10 @@ import pytest
 from maml_helpers import evaluation
 from maml_helpers.config import ComparisonConfig
 
-from experiments import methods, table2
+from experiments import imaml_sweep, methods, table2
 
-TOY = dataclasses.replace(
-    ComparisonConfig(), meta=dataclasses.replace(ComparisonConfig().meta, meta_steps=3),
-    eval_tasks=20, eval_query_points=10, seeds=(0, 1, 2))
+TOY = dataclasses.replace(table2.overridden(ComparisonConfig(), steps=3), eval_tasks=20,
+                          eval_query_points=10, validation_tasks=20, seeds=(0, 1, 2))
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,8 @@ def toy_results():
 
 def test_results_have_the_issue_s_json_form(toy_results):
     """Means, ci95 half-widths, diverged-task counts and each seed's mean, keyed by method and
-    "1"/"5"/"10"; training seconds per method and the command's total; the protocol."""
+    "1"/"5"/"10"; training seconds per method and the command's total; each seed's test rate (the
+    baseline's tuned, with its validation scores); the protocol."""
     steps = {"1", "5", "10"}
     for method in ("maml", "pretrained"):
         for field in (toy_results[method], toy_results["ci95"][method],
@@ -39,10 +40,18 @@ def test_results_have_the_issue_s_json_form(toy_results):
             assert toy_results[method][s] == pytest.approx(np.mean(per_seed), abs=1e-4)
             assert toy_results["ci95"][method][s] > 0
     assert toy_results["seconds"]["total"] > 0
+    assert toy_results["test_lr"]["maml"] == [0.001] * 3
+    assert all(rate in TOY.test_lr_grid for rate in toy_results["test_lr"]["pretrained"])
+    assert "maml" not in toy_results["validation"]
+    for seed_scores in toy_results["validation"]["pretrained"]:
+        assert set(seed_scores) == {str(rate) for rate in TOY.test_lr_grid}
     protocol = toy_results["protocol"]
-    assert protocol["inner_lr"] == 0.001 and protocol["seeds"] == [0, 1, 2]
-    assert (protocol["meta_steps"], protocol["eval_k_shot"], protocol["eval_tasks"],
-            protocol["eval_steps"], protocol["train_k_shot"]) == (3, 5, 20, [1, 5, 10], 10)
+    assert protocol["seeds"] == [0, 1, 2]
+    assert (protocol["eval_k_shot"], protocol["eval_tasks"], protocol["eval_steps"]) == (
+        5, 20, [1, 5, 10])
+    assert protocol["methods"]["maml"]["inner_lr"] == 0.001
+    assert protocol["methods"]["reptile"]["minibatch"] == 10
+    assert {p["meta_steps"] for p in protocol["methods"].values()} == {3}
 
 
 def test_a_seed_trains_the_same_network_in_any_worker(toy_results):
@@ -54,16 +63,78 @@ def test_a_seed_trains_the_same_network_in_any_worker(toy_results):
         assert alone["per_seed"]["maml"][s] == [toy_results["per_seed"]["maml"][s][1]]
 
 
-def test_the_declared_protocol_is_the_released_code_s():
-    """alpha = 0.001 in training and at test time, 70,000 meta-steps of 25 tasks, K = 10 in
-    training and 5 at test, 1,000 tasks, 1/5/10 steps, seeds 0-4; iMAML's implicit step 1 / lam
-    equals alpha."""
+def test_each_method_s_declared_protocol_is_its_authors():
+    """MAML and first-order MAML as cbfinn/maml's sinusoid command (alpha = 0.001 in training and
+    at test time, 70,000 meta-steps of 25 tasks, K = 10, Adam 1e-3); Reptile as its sine demo
+    (30,000 iterations of one task of 50 points, one epoch of SGD at 0.02 in minibatches of 10,
+    outer step 0.1 annealed, test steps of 0.02); the baseline's test rate tuned, iMAML's its own
+    inner rate;
+    evaluation on 1,000 tasks at K = 5 after 1/5/10 steps, seeds 0-4."""
     declared = ComparisonConfig()
-    assert (declared.meta.inner_lr, declared.meta.meta_steps, declared.meta.meta_batch_size,
-            declared.meta.k_shot) == (0.001, 70_000, 25, 10)
+    for method in ("maml", "first_order"):
+        p = declared.protocol(method)
+        assert (p.inner_lr, p.inner_steps, p.test_lr, p.meta_steps, p.tasks_per_step,
+                p.points_per_task, p.outer, p.outer_lr) == (0.001, 1, 0.001, 70_000, 25, 20, "adam", 1e-3)
+    r = declared.reptile
+    assert (r.meta_steps, r.tasks_per_step, r.points_per_task, r.inner_lr, r.inner_steps,
+            declared.reptile_minibatch, r.outer, r.outer_lr, r.test_lr) == (
+        30_000, 1, 50, 0.02, 5, 10, "interpolate", 0.1, 0.02)
+    assert r.inner_steps * declared.reptile_minibatch == r.points_per_task  # one epoch
+    assert declared.pretrained.test_lr is None
+    assert declared.imaml.test_lr == declared.imaml.inner_lr  # its own inner rate
     assert (declared.eval_k_shot, declared.eval_tasks, declared.eval_steps, declared.seeds) == (
         5, 1_000, (1, 5, 10), (0, 1, 2, 3, 4))
-    assert 1 / declared.imaml_lam == declared.imaml_inner_lr == declared.meta.inner_lr
+    assert declared.validation_seed != declared.eval_seed
+
+
+def test_the_declared_imaml_setting_is_the_one_its_validation_search_chose():
+    """`ComparisonConfig` declares the (lam, inner rate, inner steps) that
+    `experiments.imaml_sweep` scored best on validation tasks (results/imaml_search.json), at the
+    table's meta-steps and on the declared validation tasks."""
+    search = json.loads((pathlib.Path(__file__).parents[1] / "results" / "imaml_search.json").read_text())
+    declared = ComparisonConfig()
+    assert search["chosen"] == [declared.imaml_lam, declared.imaml.inner_lr, declared.imaml.inner_steps]
+    assert (search["meta_steps"], search["validation_tasks"], search["validation_seed"]) == (
+        declared.imaml.meta_steps, declared.validation_tasks, declared.validation_seed)
+    assert imaml_sweep.best(search["rows"]) == tuple(search["chosen"])
+
+
+def test_the_tuned_rate_is_the_one_with_the_lowest_validation_error():
+    """Least squares y = 2x from w = 0: one step of rate a leaves w = 2 (1 - (1 - 2a)^k) after k
+    steps (loss mean((w x - y)^2) with x = 1), so 0.5 is exact at every k; 1.5 diverges; 0.1
+    converges slowly. The tuned rate is 0.5 and the diverged rate scores None."""
+    def loss(params, x, y):
+        return jnp.mean((params * x - y) ** 2)
+
+    x = jnp.ones((4, 3, 1))
+    support = query = (x, 2 * x)
+    rate, scores = evaluation.tuned_rate(loss, jnp.zeros(()), methods.adapt, support, query,
+                                         (0.1, 0.5, 1.5), (1, 5, 10))
+    assert rate == 0.5
+    assert scores[0.5] == [0.0, 0.0, 0.0]
+    assert scores[1.5] is None  # the error doubles each step: 4 * 2^10 squared after 10
+    expected = [4 * (1 - 0.2) ** (2 * k) for k in (1, 5, 10)]
+    np.testing.assert_allclose(scores[0.1], expected, rtol=1e-5)  # float32, exact otherwise
+
+
+def test_reptile_s_demo_iteration_is_one_epoch_of_sgd_then_interpolation():
+    """On loss(p) = mean((p - y)^2) / 2 over a minibatch, a step of rate a moves p to
+    p - a (p - mean(y_batch)): after the epoch over two minibatches, theta moves eps of the way."""
+    def loss(params, x, y):
+        return jnp.mean((params - y) ** 2) / 2
+
+    y = jnp.array([[1.0], [3.0], [10.0], [20.0]])
+    got = methods.reptile_epoch_update(loss, jnp.array(0.0), jnp.zeros((4, 1)), y, 0.5, 2, 0.1)
+    phi = 0.0
+    for batch in ([1.0, 3.0], [10.0, 20.0]):
+        phi = phi - 0.5 * (phi - np.mean(batch))
+    assert float(got) == pytest.approx(0.1 * phi)
+
+
+def test_reptile_s_outer_step_anneals_linearly_to_zero():
+    """0.1 at the first iteration, 0.05 halfway, 0 at the end, as the demo's schedule."""
+    schedule = methods.linearly_annealed(0.1, 30_000)
+    assert [float(schedule(i)) for i in (0, 15_000, 30_000)] == pytest.approx([0.1, 0.05, 0.0])
 
 
 def test_the_interval_is_a_t_interval_over_seeds_when_tasks_agree():
@@ -176,7 +247,8 @@ def test_only_the_declared_protocol_or_an_explicit_out_writes_files(tmp_path, mo
     table2.main(["--steps", "2"])
     table2.main(["--inner-lr", "0.01"])
     assert not (tmp_path / "results").exists()
-    assert calls[1].meta.inner_lr == 0.01 and calls[1].seeds == (0, 1, 2, 3, 4)
+    assert calls[1].maml.inner_lr == calls[1].maml.test_lr == calls[1].first_order.test_lr == 0.01
+    assert calls[1].reptile == ComparisonConfig().reptile and calls[1].seeds == (0, 1, 2, 3, 4)
     table2.main(["--inner-lr", "0.01", "--seeds", "0-1", "--out", str(tmp_path / "alpha")])
     assert json.loads((tmp_path / "alpha" / "table2.json").read_text()) == results
     assert calls[2].seeds == (0, 1)
@@ -187,4 +259,5 @@ def test_only_the_declared_protocol_or_an_explicit_out_writes_files(tmp_path, mo
     table = (tmp_path / "results" / "table2.md").read_text()
     assert "diverged (2 tasks in 1 of 2 seeds)" in table
     assert "1.000 ± 0.100 (0.90–1.10)" in table
-    assert "| MAML | 1 | 1.100 | 0.600 | diverged (2 tasks) |" in table
+    assert "| MAML | 1 | - | 1.100 | 0.600 | diverged (2 tasks) |" in table
+    assert "openai/supervised-reptile reptile-sinewaves-demo: 5 SGD steps of 0.02" in table
