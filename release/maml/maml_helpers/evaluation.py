@@ -19,15 +19,32 @@ def evaluation_tasks(key, num_tasks, k_shot, query_points, tasks):
 def adaptation_errors(loss, params, adapt, support, query, alpha, steps_list):
     """``{steps: per-task query loss}`` after ``adapt(loss, params, x, y, alpha, steps)`` on each
     task's support points, for every entry of ``steps_list`` (one jitted, vmapped program,
-    compiled once per ``loss``, ``adapt``, ``alpha`` and ``steps_list``)."""
-    program = _adaptation_program(loss, adapt, alpha, tuple(steps_list))
-    return {steps: np.asarray(e) for steps, e in zip(steps_list, program(params, support, query))}
+    compiled once per ``loss``, ``adapt`` and ``steps_list``; ``alpha`` is an argument)."""
+    program = _adaptation_program(loss, adapt, tuple(steps_list))
+    errors = program(params, support, query, alpha)
+    return {steps: np.asarray(e) for steps, e in zip(steps_list, errors)}
+
+
+def tuned_rate(loss, params, adapt, support, query, rates, steps_list):
+    """The test-time rate among ``rates`` with the lowest validation error, and ``{rate: [mean
+    query error after each entry of steps_list], or None where some task diverged}``.
+
+    ``support, query`` are validation tasks, never the ones a result is reported on. One rate
+    serves every step count (the criterion is their mean), as one tuned step size does in the
+    MAML paper's pretrained baseline.
+    """
+    scores = {}
+    for rate in rates:
+        errors = adaptation_errors(loss, params, adapt, support, query, rate, steps_list).values()
+        scores[rate] = None if any(map(diverged, errors)) else [float(np.mean(e)) for e in errors]
+    finite = {rate: np.mean(means) for rate, means in scores.items() if means is not None}
+    return (min(finite, key=finite.get) if finite else min(rates)), scores
 
 
 @functools.lru_cache(maxsize=16)
-def _adaptation_program(loss, adapt, alpha, steps_list):
+def _adaptation_program(loss, adapt, steps_list):
     @jax.jit
-    def errors(params, support, query):
+    def errors(params, support, query, alpha):
         def one_task(x, y, x_query, y_query):
             return [loss(adapt(loss, params, x, y, alpha, steps), x_query, y_query)
                     for steps in steps_list]
