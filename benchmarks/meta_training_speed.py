@@ -69,7 +69,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, JAX {jax.__version__} "
-          f"on {jax.devices()[0].platform}; {args.steps} meta-steps of batch 25, median of {args.repeats}")
+          f"on {jax.devices()[0].platform}; {args.steps} meta-steps, each method's own batch "
+          f"(25 tasks; Reptile 1), median of {args.repeats}")
     print(f"{'method':<12}{'scan steps/s':>14}{'loop steps/s':>14}{'loop/scan time':>16}")
     comparison = ComparisonConfig()
     for method in METHODS:
