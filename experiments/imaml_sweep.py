@@ -35,9 +35,9 @@ GRID = [(1000.0, 0.001, 5), (1000.0, 0.0005, 10), (1000.0, 0.0003, 10), (2000.0,
 
 
 def search(comparison, grid, seeds, jobs=None):
-    """One row per (setting, seed): the setting, its tuned test rate, the validation scores of
-    every rate of the grid, the mean validation error after each step count at the chosen rate,
-    training seconds and sharpness."""
+    """One row per (setting, seed): the setting, its test rate (its own inner rate), the mean
+    validation error after each step count (None where a task diverged) and the count of
+    diverged tasks, its score (the mean of the three), training seconds and sharpness."""
     runs = [table2.Run("imaml", seed, configured(comparison, *setting), sharpness=True,
                        on_validation=True) for setting in grid for seed in seeds]
     outcomes = table2.run_all(runs, jobs)
@@ -61,8 +61,8 @@ def configured(comparison, lam, inner_lr, inner_steps):
 
 
 def best(rows):
-    """The setting with the lowest mean score over its seeds (a seed that diverged everywhere
-    disqualifies the setting)."""
+    """The setting with the lowest mean score over its seeds; a diverged task in any seed
+    disqualifies the setting."""
     scores = {}
     for row in rows:
         scores.setdefault((row["lam"], row["inner_lr"], row["inner_steps"]), []).append(row["score"])

@@ -45,8 +45,10 @@ class MethodProtocol:
     """How one method of part 2 trains and adapts, as its own paper or released code runs it.
 
     Training takes ``meta_steps`` outer updates (``notebook_meta_steps`` in the notebook), each on
-    ``tasks_per_step`` fresh tasks of ``points_per_task`` points (half support, half query). The
-    inner loop takes ``inner_steps`` gradient steps of ``inner_lr``. The outer update is
+    ``tasks_per_step`` fresh tasks of ``points_per_task`` points: half support and half query for
+    the methods that split them, all pooled for Reptile and the baseline. The inner loop takes
+    ``inner_steps`` gradient steps of ``inner_lr`` (Reptile's are one epoch over its points in
+    minibatches of ``ComparisonConfig.reptile_minibatch``). The outer update is
     ``outer``: ``"adam"`` at rate ``outer_lr``, or ``"interpolate"``, Reptile's
     ``theta + eps (phi - theta)`` with ``eps`` annealed linearly from ``outer_lr`` to 0. At test
     time every step has rate ``test_lr``; ``None`` means the rate is tuned on validation tasks
@@ -108,7 +110,7 @@ class ComparisonConfig:
     """
 
     meta: MAMLConfig = MAMLConfig(inner_lr=0.001, meta_steps=70_000)
-    # The notebook's sections 2-5 (the comparison cell takes about 60 s on a 2-core CPU).
+    # The notebook's sections 2-5 (the comparison cell takes about 45 s on a 2-core CPU).
     notebook_meta_steps: int = 5_000
     maml: MethodProtocol = MAML_PROTOCOL
     first_order: MethodProtocol = dataclasses.replace(
