@@ -28,32 +28,23 @@ from maml_helpers.training import meta_train
 from experiments import methods, table2
 
 
-def reptile_full_batch_step(loss, comparison):
-    """`reptile_update`'s rule on one task: every inner step on all the task's points."""
+def reptile_step(loss, comparison, minibatches):
+    """One Reptile iteration on one task's pooled points: the demo's epoch of SGD in minibatches
+    (`methods.reptile_epoch_update`) or, with ``minibatches=False``, `reptile_update`'s rule, every
+    inner step on all the points."""
     protocol = comparison.reptile
     schedule = methods.linearly_annealed(protocol.outer_lr, protocol.notebook_meta_steps)
 
     def step(params, iteration, batch):
         x = jnp.concatenate([batch[0], batch[2]], axis=1)[0]
         y = jnp.concatenate([batch[1], batch[3]], axis=1)[0]
+        if minibatches:
+            return methods.reptile_epoch_update(loss, params, x, y, protocol.inner_lr,
+                                                comparison.reptile_minibatch,
+                                                schedule(iteration)), iteration + 1, 0.0
         phi = methods.adapt(loss, params, x, y, protocol.inner_lr, protocol.inner_steps)
         outer = schedule(iteration)
         return jax.tree_util.tree_map(lambda p, q: p + outer * (q - p), params, phi), iteration + 1, 0.0
-
-    return step
-
-
-def reptile_minibatch_step(loss, comparison):
-    """The demo's iteration: one epoch of SGD in minibatches (`methods.reptile_epoch_update`)."""
-    protocol = comparison.reptile
-    schedule = methods.linearly_annealed(protocol.outer_lr, protocol.notebook_meta_steps)
-
-    def step(params, iteration, batch):
-        x = jnp.concatenate([batch[0], batch[2]], axis=1)[0]
-        y = jnp.concatenate([batch[1], batch[3]], axis=1)[0]
-        return methods.reptile_epoch_update(loss, params, x, y, protocol.inner_lr,
-                                            comparison.reptile_minibatch,
-                                            schedule(iteration)), iteration + 1, 0.0
 
     return step
 
@@ -100,10 +91,10 @@ def main():
     print(f"On {comparison.validation_tasks:,} validation tasks, K = {comparison.eval_k_shot}.\n")
     print("Reptile, the notebook's 30,000 iterations: sharpness (median, 99th percentile) and query "
           f"MSE after {' / '.join(map(str, steps))} steps of {comparison.reptile.test_lr}")
-    for name, make in (("minibatch epoch (the demo)", reptile_minibatch_step),
-                       ("full-batch steps (reptile_update)", reptile_full_batch_step)):
-        params = train(make(loss, comparison), jnp.zeros((), jnp.int32), "reptile", comparison,
-                       config, initial)
+    for name, minibatches in (("minibatch epoch (the demo)", True),
+                              ("full-batch steps (reptile_update)", False)):
+        params = train(reptile_step(loss, comparison, minibatches), jnp.zeros((), jnp.int32),
+                       "reptile", comparison, config, initial)
         print(f"  {name}: {sharpness_text(loss, params, tasks)}; "
               f"{errors_text(loss, params, tasks, comparison.reptile.test_lr, steps)}")
     step, init = pretrained_step(loss, comparison)
