@@ -7,7 +7,12 @@ the students' notebooks in a kernel unless ``--kernel`` is given: the kernel dec
 only adds freshly executed outputs and plots to the feedback, and it made nbgrader's step 3.1x
 slower per student (BENCHMARKS.md, "Grading a class"), hours for a class of hundreds.
 
-Both run in the course root (the working directory, or the course folder above it). The work is
+``python -m autograder.course regrade STUDENT [--jobs N] [--kernel]`` grades one student again,
+after a resubmission (collected into ``submitted/STUDENT/``), a manual fix or a grader update. It
+updates that student's lines in ``batch_grades.jsonl``, their gradebook entries and feedback, the
+export and the class report in ``report/``, and leaves everyone else's as they are.
+
+All run in the course root (the working directory, or the course folder above it). The work is
 done by `autograder.grading.nbgrader_course`.
 
 ``python -m autograder.course demo`` is the main job of this repository: it checks that this
@@ -21,8 +26,9 @@ import pathlib
 import sys
 
 from autograder.grading import course_root
-from autograder.grading.nbgrader_course import (GradingMachineError, autograde_class,
-                                                example_students, part_scores, release_and_grade)
+from autograder.grading.nbgrader_course import (REPORT, GradingMachineError, autograde_class,
+                                                example_students, part_scores, regrade_student,
+                                                release_and_grade)
 from autograder.grading.record import ExitStatus
 
 
@@ -48,9 +54,11 @@ def demo(root: pathlib.Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["demo", "autograde"],
+    parser.add_argument("command", choices=["demo", "autograde", "regrade"],
                         help="demo: the bundled example class; autograde: every notebook in this "
-                             "course's submitted/, in parallel, then nbgrader, feedback and export")
+                             "course's submitted/, in parallel, then nbgrader, feedback, export and "
+                             "the class report; regrade: one student's, the same way")
+    parser.add_argument("student", nargs="?", help="regrade: the student's nbgrader id")
     parser.add_argument("--jobs", type=int, default=None, help="autograde: students at once")
     parser.add_argument("--kernel", action="store_true",
                         help="autograde: also run the students' notebooks in a sandboxed kernel, "
@@ -62,13 +70,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             demo(root)
+        elif args.command == "regrade":
+            if not args.student:
+                parser.error("regrade needs the student's id: python -m autograder.course regrade STUDENT")
+            row = regrade_student(root, args.student, run_kernel=args.kernel and not args.no_kernel,
+                                  jobs=args.jobs)
+            print(f"{args.student}: {row['status']}, {row['score']}/{row['max_score']} in "
+                  f"{root / 'grades.csv'}; report: {root / REPORT / 'index.html'}")
         else:
             run_kernel = args.kernel and not args.no_kernel
             rows = autograde_class(root, run_kernel=run_kernel, parallel=True, jobs=args.jobs)
             statuses = {status: sum(row["status"] == status for row in rows)
                         for status in ("graded", "could not grade", "not submitted")}
             print(f"nbgrader export: {root / 'grades.csv'}: " + ", ".join(
-                f"{count} {status}" for status, count in statuses.items()))
+                f"{count} {status}" for status, count in statuses.items())
+                + f"; report: {root / REPORT / 'index.html'}")
+    except ValueError as error:
+        parser.error(str(error))
     except GradingMachineError as error:
         print(error, file=sys.stderr)
         return ExitStatus.SELF_CHECK_FAILED

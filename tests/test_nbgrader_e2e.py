@@ -5,6 +5,7 @@ bob's bugs and a kernel that attacks the course, trent's upload was cut off half
 submitted only the first notebook).
 """
 
+import csv
 import json
 import pathlib
 import shutil
@@ -15,6 +16,7 @@ import pytest
 import submissions
 
 from autograder.grading import nbgrader_course as course
+from autograder.grading.course_root import ASSIGNMENT
 from autograder.grading.grade import grade_notebook
 
 GRADERS = pathlib.Path(submissions.ROOT / "autograder" / "parts")
@@ -191,10 +193,34 @@ def test_autograde_without_running_the_kernel_gives_the_same_points(tmp_path):
     assert not outputs["meta_training"] and not outputs["setup"]
 
 
-def test_parallel_autograde_reuses_the_batch_grades_only_for_the_same_input(tmp_path):
-    """`autograde_class(parallel=True)`: the batch grades every notebook, and nbgrader takes those
-    grades (same gradebook as grading itself); a submission whose locked cell was edited (nbgrader
-    restores it, so its grading input differs from the raw file's) is graded by nbgrader again."""
+def untouched_state(root, student):
+    """Everything of ``student`` that grading made: batch lines, gradebook entries, autograded
+    and feedback files (bytes and times), export row and class report entry."""
+    from nbgrader.api import Gradebook
+
+    lines = [line for line in (root / course.BATCH_GRADES).read_text().splitlines()
+             if json.loads(line)["student"] == student]
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(ASSIGNMENT, student)
+        entries = [str(submission.timestamp)] + sorted(
+            (notebook.name, grade.name, grade.auto_score, grade.manual_score)
+            for notebook in submission.notebooks for grade in notebook.grades)
+    files = {str(path.relative_to(root)): (path.read_bytes(), path.stat().st_mtime_ns)
+             for folder in ("autograded", "feedback") for path in (root / folder / student).rglob("*")
+             if path.is_file()}
+    export = [row for row in csv.DictReader((root / "grades.csv").open()) if row["student_id"] == student]
+    report = json.loads((root / course.REPORT / "report.json").read_text())["students"][student]
+    return {"lines": lines, "gradebook": entries, "files": files, "export": export, "report": report}
+
+
+def test_parallel_autograde_reuses_the_batch_grades_and_a_regrade_changes_one_student(tmp_path):
+    """`autograde_class(parallel=True)`: the batch grades every notebook, nbgrader takes those
+    grades (same gradebook as grading itself) and the class report is written. Then bob
+    resubmits (alice's answers with an import added, and a locked cell edited, which nbgrader
+    restores, so that his grading input differs from the raw file's and nbgrader grades it
+    itself): `regrade_student`
+    updates his batch lines, gradebook, feedback, export row and report entry, and every file
+    and entry of alice's stays exactly as it was."""
     root = course.copy_course(submissions.ROOT, tmp_path / "course")
     students = {"alice": submissions.EXAMPLES_DIR / "alice", "bob": submissions.EXAMPLES_DIR / "bob"}
     course.release_and_grade(root, students, self_check=False, run_kernel=False, parallel=True, jobs=2)
@@ -203,13 +229,26 @@ def test_parallel_autograde_reuses_the_batch_grades_only_for_the_same_input(tmp_
     assert course.part_scores(root, "alice") == EXPECTED["alice"]
     assert course.part_scores(root, "alice", "beyond_maml") == EXPECTED_PART_2["alice"]
     assert course.part_scores(root, "bob") == BOB
+    report = json.loads((root / course.REPORT / "report.json").read_text())
+    assert report["students"]["bob"]["total"] == sum(BOB.values())
+    assert (root / course.REPORT / "index.html").is_file()
+    alice = untouched_state(root, "alice")
 
     path = root / "submitted" / "bob" / "maml" / "maml.ipynb"
-    notebook = json.loads(path.read_text())
+    notebook = json.loads((root / "submitted" / "alice" / "maml" / "maml.ipynb").read_text())
     setup = next(c for c in notebook["cells"] if submissions.grade_id(c) == "setup")
-    setup["source"] = "import numpy as np\n"  # a locked cell, restored by nbgrader
+    setup["source"] = submissions.cell_source(setup) + "\nimport math\n"  # locked: restored
+    answer = next(c for c in notebook["cells"] if submissions.is_solution_code(c))
+    answer["source"] = "import math\n" + submissions.cell_source(answer)  # not alice's input
     path.write_text(json.dumps(notebook))
-    course.autograde_class(root, self_check=False, run_kernel=False, parallel=True, jobs=2)
+    row = course.regrade_student(root, "bob", self_check=False)
     log = (root / "autograde.log").read_text()
-    assert log.count("(from the batch results)") == 2  # alice's two; bob graded again
-    assert course.part_scores(root, "bob") == BOB
+    assert log.count("(from the batch results)") == 0 and "alice" not in log
+    assert course.part_scores(root, "bob") == EXPECTED["alice"]
+    assert float(row["score"]) == sum(EXPECTED["alice"].values())
+    bob = [json.loads(line) for line in (root / course.BATCH_GRADES).read_text().splitlines()
+           if json.loads(line)["student"] == "bob"]
+    assert [line["total"] for line in bob] == [sum(EXPECTED["alice"].values())]
+    report = json.loads((root / course.REPORT / "report.json").read_text())
+    assert report["students"]["bob"]["total"] == sum(EXPECTED["alice"].values())
+    assert untouched_state(root, "alice") == alice

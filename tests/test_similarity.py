@@ -206,3 +206,26 @@ def test_broken_and_hostile_notebooks_do_not_stop_the_others(tmp_path):
     (tmp_path / "junk" / "maml" / "maml.ipynb").write_text("{not json", encoding="utf-8")
     found = similarity.class_similarity(tmp_path, submissions.release_path("maml").parent)
     assert found["adapt"] == [{"students": ["ann", "ben"], "score": 1.0}]
+
+
+def test_graded_functions_are_read_as_the_grader_extracts_them():
+    """`graded_sources` (a fast path: plain-Python cells parsed as they are, only the wanted
+    definitions unparsed) gives what the grader's own extraction gives, for the solution, every
+    bank version and a cell with IPython magics."""
+    from autograder.grading import notebook as notebook_reading
+
+    versions = [{}] + [v.cells for v in bank.WRONG + bank.ALTERNATIVES + bank.BROKEN]
+    magic = {"adapt": "%time x = 1\n!echo hi\n" + SOLUTIONS["adapt"]}
+    for cells in versions + [magic]:
+        for name in parts.NOTEBOOKS:
+            data = submissions.submission({k: v for k, v in cells.items()
+                                           if k in submissions.solution_sources(name)},
+                                          notebook=name)
+            wanted = parts.of_notebook(name)
+            statements, _ = notebook_reading.extract_definitions(data)
+            expected = {}
+            for statement in statements:
+                node = ast.parse(statement.source).body[0]
+                if getattr(node, "name", None) in wanted:
+                    expected[node.name] = statement.source
+            assert similarity.graded_sources(data, wanted) == expected

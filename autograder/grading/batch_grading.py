@@ -122,31 +122,50 @@ def _current(lines, wanted):
             if wanted.get(r.get("path")) == r.get("notebook_sha256")}
 
 
-def _write_lines(path, records):
+def _student_of(line):
+    """The student of a batch line, or None when the line cannot be read (cut off by a crash)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record.get("student") if isinstance(record, dict) else None
+
+
+def _write_lines(path, lines):
+    """Replaces the file at ``path`` by ``lines`` (JSON text), at once."""
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record) + "\n")
+        for line in lines:
+            f.write(line + "\n")
     os.replace(temporary, path)
 
 
 def grade_submitted(submitted: str | pathlib.Path, out: str | pathlib.Path, jobs: int | None = None,
                     self_check: bool = True, progress: bool = True,
-                    scheduler: str | None = None) -> ExitStatus:
+                    scheduler: str | None = None, only: set[str] | None = None) -> ExitStatus:
     """Grades every notebook in ``submitted`` (nbgrader's layout) that is not already current in
     ``out``, in local worker processes or on the Dask cluster at ``scheduler``; returns the exit
-    status."""
+    status.
+
+    With ``only`` (student ids), grades every notebook of those students again, current or not,
+    and keeps every other student's lines in ``out`` exactly as they are (a regrade after a
+    resubmission, a manual fix or a grader update)."""
     out = pathlib.Path(out)
-    found = submissions(submitted)
+    found = {key: files for key, files in submissions(submitted).items()
+             if only is None or key[0] in only}
     graded = [(student, path) for (student, _), files in found.items()
               for path in files.graded.values()]
     skipped = [(student, s) for (student, _), files in found.items() for s in files.skipped]
     wanted = {str(path): sha256(path) for _, path in graded}
     wanted.update({str(s.path): _skipped_digest(s) for _, s in skipped})
     previous = out.read_text(encoding="utf-8").splitlines() if out.exists() else []
-    kept = _current(previous, wanted)
-    _write_lines(out, [*kept.values(), *(
-        skipped_line(student, str(s.path), s.reason, _skipped_digest(s), grader_version())
+    if only is None:
+        kept = _current(previous, wanted)
+        lines = [json.dumps(record) for record in kept.values()]
+    else:
+        kept, lines = {}, [line for line in previous if _student_of(line) not in (*only, None)]
+    _write_lines(out, [*lines, *(
+        json.dumps(skipped_line(student, str(s.path), s.reason, _skipped_digest(s), grader_version()))
         for student, s in skipped if str(s.path) not in kept)])
     todo = [(student, path) for student, path in graded if str(path) not in kept]
     print(f"{len(graded)} notebooks: {len(graded) - len(todo)} already graded, {len(todo)} to "

@@ -14,13 +14,14 @@ missing from the roster gets a warning and no row (Canvas could not match one).
 """
 
 import csv
-import dataclasses
-import json
 import pathlib
 import re
 
-from autograder import parts
-from autograder.grading.grade import max_points
+from autograder.grading.class_grades import (Grade, NotBatchLines, latest_lines, points_possible,
+                                             student_grades)
+
+__all__ = ["ExportError", "Grade", "canvas_rows", "grades_from_batch", "grades_from_export",
+           "points_possible", "read_roster", "write_csv"]
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 POINTS_POSSIBLE = "    Points Possible"  # as Canvas writes it in its own export
@@ -31,55 +32,13 @@ class ExportError(Exception):
     """The inputs cannot make a valid import file; the message says what to fix."""
 
 
-@dataclasses.dataclass
-class Grade:
-    """One student's grade: ``score`` None leaves the cell empty; ``problem`` says why."""
-
-    score: float | None
-    problem: str | None = None
-
-
-def points_possible() -> float:
-    """The autograded points of every notebook of the assignment."""
-    return round(sum(sum(max_points(parts.of_notebook(n)).values()) for n in parts.NOTEBOOKS), 6)
-
-
 def grades_from_batch(path: str | pathlib.Path) -> dict[str, Grade]:
-    """``{student: Grade}`` from `autograder.batch`'s lines: the sum of the student's graded
-    notebooks, a notebook not submitted counting 0 as in nbgrader; None, with the reason, if the
-    grader failed on one of them or nothing gradable was submitted. A notebook that is unreadable
-    counts what the grader gave it (the student's file, not the grader, is at fault); a reported,
-    never-opened file (a link, an extra notebook) counts nothing. The last line of each notebook
-    counts."""
-    latest = {}
-    for number, line in enumerate(pathlib.Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line cut off by a crash: that notebook is graded again by the next run
-        if not isinstance(record, dict) or "student" not in record:
-            raise ExportError(f"{path}, line {number}: not a line of `python -m autograder.batch`")
-        latest[record["student"], record.get("path")] = record
-    totals, failed, skipped = {}, {}, {}
-    for (student, _), record in sorted(latest.items(), key=lambda item: str(item[0])):
-        name = pathlib.Path(record.get("path") or "?").name
-        if record.get("skipped"):
-            skipped.setdefault(student, []).append(f"{name}: {record.get('error')}")
-        elif record.get("grader_failed") or record.get("total") is None:
-            failed.setdefault(student, []).append(name)
-        else:
-            totals[student] = round(totals.get(student, 0.0) + record["total"], 6)
-    grades = {}
-    for student in {*totals, *failed, *skipped}:
-        if student in failed:
-            grades[student] = Grade(None, f"the grader failed on {', '.join(failed[student])}; "
-                                          "grade it again")
-        elif student in totals:
-            grades[student] = Grade(totals[student])  # a notebook not submitted counts 0, as in nbgrader
-        else:
-            grades[student] = Grade(None, "nothing gradable was submitted (" + "; ".join(
-                skipped[student]) + ")")
-    return grades
+    """``{student: Grade}`` from `autograder.batch`'s lines (`class_grades.student_grades` of the
+    last line of each notebook)."""
+    try:
+        return student_grades(latest_lines(path))
+    except NotBatchLines as error:
+        raise ExportError(str(error)) from None
 
 
 def grades_from_export(rows: list[dict], assignment: str) -> tuple[dict[str, Grade], float]:

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pathlib
+import time
 
 import pytest
 
@@ -21,7 +22,8 @@ from autograder.grading.record import GradeResult, PartResult
 from autograder.isolation.errors import GraderError
 from autograder.isolation.student_process import StudentProcess
 
-__all__ = ["ASSIGNMENT_PARTS", "ALL_PARTS", "GradeResult", "PartResult", "grade_notebook",
+__all__ = ["ASSIGNMENT_PARTS", "ALL_PARTS", "GradeResult", "PartResult", "declared_checks",
+           "grade_notebook",
            "grade_notebooks", "max_points", "manual_points", "notebook_grading_key"]
 
 # The graded names of each notebook, in the notebook's order (`autograder.parts`).
@@ -175,13 +177,22 @@ def max_points(parts: list[str]) -> dict[str, float]:
 
 
 def _declared_cases(parts):
+    """A `CaseResult` per declared check of ``parts`` (not passed), its points and message."""
     cases = []
     for part in parts:
         module = importlib.import_module(f"autograder.parts.{part}.checks")
         for name, function in vars(module).items():
             if name.startswith("test_") and hasattr(function, "grading_case"):
-                cases.append(CaseResult(part, name, function.grading_case.points, False, ""))
+                declared = function.grading_case
+                cases.append(CaseResult(part, name, declared.points, False, declared.feedback))
     return cases
+
+
+def declared_checks(parts: list[str]) -> list[dict]:
+    """Every check of ``parts`` as the grader files declare it: ``{"part", "check", "points",
+    "message"}`` (the message a student sees when it fails), in the notebook's order."""
+    return [{"part": c.part, "check": c.name, "points": c.points, "message": c.feedback}
+            for c in _declared_cases(parts)]
 
 
 def grade_notebook(path: str | pathlib.Path, parts: list[str] | None = None,
@@ -200,26 +211,30 @@ def grade_notebooks(paths: list, parts: list[str] | None = None, fill_cache: boo
     (BENCHMARKS.md, "The price of isolation"). ``recorded``: see `run_graders`."""
     results = []
     for path in paths:
-        try:
-            notebook = read_notebook(path)
-            assignment = assignment_of(notebook, path)
-            own_parts = parts or ASSIGNMENT_PARTS[assignment]
-            statements, unparsed = extract_definitions(notebook)
-        except NotebookError as error:
-            results.append(GradeResult.unreadable(str(path), max_points(parts or parts_for(path)),
-                                                  str(error)))
-            continue
-        try:
-            with StudentProcess(statements, fill_cache) as process:
-                case_results = run_graders(process, own_parts, recorded)
-        except Exception as error:  # noqa: BLE001 - a grader failure: this notebook only
-            results.append(GradeResult.grader_failure(str(path), max_points(own_parts), error))
-            continue
-        result = summarize(path, own_parts, case_results, unparsed + process.load_errors)
-        result.assignment = assignment
-        result.grading_key = grading_key(own_parts, statements, unparsed)
-        results.append(result)
+        started = time.perf_counter()
+        results.append(_grade_one(path, parts, fill_cache, recorded))
+        results[-1].seconds = round(time.perf_counter() - started, 3)
     return results
+
+
+def _grade_one(path, parts, fill_cache, recorded):
+    """`grade_notebooks` of one notebook, in a sandbox of its own."""
+    try:
+        notebook = read_notebook(path)
+        assignment = assignment_of(notebook, path)
+        own_parts = parts or ASSIGNMENT_PARTS[assignment]
+        statements, unparsed = extract_definitions(notebook)
+    except NotebookError as error:
+        return GradeResult.unreadable(str(path), max_points(parts or parts_for(path)), str(error))
+    try:
+        with StudentProcess(statements, fill_cache) as process:
+            case_results = run_graders(process, own_parts, recorded)
+    except Exception as error:  # noqa: BLE001 - a grader failure: this notebook only
+        return GradeResult.grader_failure(str(path), max_points(own_parts), error)
+    result = summarize(path, own_parts, case_results, unparsed + process.load_errors)
+    result.assignment = assignment
+    result.grading_key = grading_key(own_parts, statements, unparsed)
+    return result
 
 
 def grading_key(parts: list[str], statements: list, unparsed: list[str]) -> str:

@@ -4,6 +4,7 @@ library of ``python -m autograder.course``)."""
 
 
 import csv
+import glob
 import os
 import pathlib
 import shutil
@@ -71,6 +72,7 @@ def release_and_grade(course: pathlib.Path, students: dict, self_check: bool = T
 
 
 BATCH_GRADES = "batch_grades.jsonl"
+REPORT = "report"  # the class report's folder in the course root (`autograder.grading.report`)
 
 
 def autograde_class(course: pathlib.Path, self_check: bool = True, run_kernel: bool = True,
@@ -84,7 +86,8 @@ def autograde_class(course: pathlib.Path, self_check: bool = True, run_kernel: b
     students' notebooks are not executed (scores are the same; feedback has no outputs or plots).
     With ``parallel=True``, `autograder.batch` first grades every submitted notebook, ``jobs``
     students at a time (its self-check first), into ``batch_grades.jsonl``, and nbgrader reuses those grades
-    for every notebook whose grading input is unchanged by its sanitizing.
+    for every notebook whose grading input is unchanged by its sanitizing, and the class report
+    is written into ``report/``.
     """
     options = [] if run_kernel else ["--SandboxedExecute.run_kernel=False"]
     if parallel:
@@ -98,15 +101,58 @@ def autograde_class(course: pathlib.Path, self_check: bool = True, run_kernel: b
         options.append(f"--GradeOutOfProcess.batch_results={results}")
     elif self_check:
         print(check_machine(), file=sys.stderr)
-    autograde = nbgrader(course, "autograde", ASSIGNMENT, "--force", *options, check=False)
-    (pathlib.Path(course) / "autograde.log").write_text(autograde.stdout + autograde.stderr)
+    return _nbgrader_steps(course, options, parallel)
+
+
+def _nbgrader_steps(course, options, with_report, student="*"):
+    """``nbgrader autograde`` (of ``student``, or everyone), feedback, export, and the class report
+    from the batch lines; returns the export's rows."""
+    course = pathlib.Path(course)
+    only = [] if student == "*" else ["--student", student]
+    autograde = nbgrader(course, "autograde", ASSIGNMENT, *only, "--force", *options, check=False)
+    (course / "autograde.log").write_text(autograde.stdout + autograde.stderr)
     if autograde.returncode not in (0, 1):
         raise RuntimeError(f"nbgrader autograde failed:\n{autograde.stderr[-4000:]}")
-    if any((pathlib.Path(course) / "autograded").glob(f"*/{ASSIGNMENT}/*.ipynb")):
-        nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")  # fails when none was graded
+    pattern = student if student == "*" else glob.escape(student)
+    if any((course / "autograded").glob(f"{pattern}/{ASSIGNMENT}/*.ipynb")):
+        # generate_feedback fails when nobody was graded
+        nbgrader(course, "generate_feedback", ASSIGNMENT, *only, "--force")
     nbgrader(course, "export", "--to", "grades.csv")
-    with open(pathlib.Path(course) / "grades.csv", newline="") as f:
+    if with_report:
+        from autograder.grading import report
+
+        report.write_from_batch(course / BATCH_GRADES, course / REPORT, course / "submitted",
+                                course / "release" / ASSIGNMENT, course / "gradebook.db")
+    with open(course / "grades.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+def regrade_student(course: pathlib.Path, student: str, self_check: bool = True,
+                    run_kernel: bool = False, jobs: int | None = None) -> dict:
+    """Grades one student's submission again (after a resubmission, a manual fix or a grader
+    update) and updates what `autograde_class` made: the batch lines, nbgrader's gradebook and
+    feedback, the export and the class report. Everyone else's lines, gradebook entries and
+    feedback are left as they are. Returns the student's export row.
+
+    Raises:
+      GradingMachineError: the self-check failed (nothing was changed).
+      ValueError: the student has no folder in ``submitted/``.
+    """
+    from autograder.grading.batch_grading import grade_submitted
+
+    course = pathlib.Path(course).resolve()
+    if not (course / "submitted" / student).is_dir():
+        raise ValueError(f"{student} has no submission: {course / 'submitted' / student} is not a "
+                         "folder (nbgrader collect, or copy it there, first)")
+    results = course / BATCH_GRADES
+    status = grade_submitted(course / "submitted", results, jobs, self_check=self_check,
+                             only={student})
+    if status == ExitStatus.SELF_CHECK_FAILED:
+        raise GradingMachineError("self-check FAILED: see the line above; nobody was regraded")
+    options = [f"--GradeOutOfProcess.batch_results={results}"]
+    options += [] if run_kernel else ["--SandboxedExecute.run_kernel=False"]
+    rows = _nbgrader_steps(course, options, with_report=True, student=student)
+    return next(row for row in rows if row["student_id"] == student)
 
 
 def part_scores(course: pathlib.Path, student: str, notebook: str = ASSIGNMENT) -> dict:

@@ -54,6 +54,7 @@ class GradeResult:
     # A digest of what grading read from the notebook (`grade.grading_key`).
     grading_key: str | None = dataclasses.field(default=None, repr=False)
     from_batch: bool = dataclasses.field(default=False, repr=False)  # read back from a batch line
+    seconds: float | None = dataclasses.field(default=None, repr=False)  # grading's wall time
 
     @property
     def grader_failed(self) -> bool:
@@ -105,10 +106,15 @@ class GradeResult:
         return "\n".join(lines)
 
     def to_batch_line(self, student: str, path: str, sha256: str, grader_version: str) -> dict:
-        """The JSON line of `autograder.batch`: the CLI's object, then where it came from."""
+        """The JSON line of `autograder.batch`: the CLI's object, then where it came from, the
+        checks that failed (``{"part", "check", "diagnosis"}``, for the class report) and how
+        long grading took."""
+        failed = [{"part": c.part, "check": c.name, "diagnosis": c.diagnosis}
+                  for c in self.cases if not c.passed]
         return {**self.to_json(), "notebook": path, "student": student, "path": path,
                 "notebook_sha256": sha256, "grader_version": grader_version,
-                "grader_failed": self.grader_failed, "grading_key": self.grading_key}
+                "grader_failed": self.grader_failed, "grading_key": self.grading_key,
+                "assignment": self.assignment, "failed_checks": failed, "seconds": self.seconds}
 
     @classmethod
     def from_batch_line(cls, line: dict) -> "GradeResult":

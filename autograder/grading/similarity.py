@@ -50,17 +50,31 @@ PLACEHOLDER = "_"
 
 
 def graded_sources(notebook_data: dict, names: list[str]) -> dict[str, str]:
-    """``{name: source}`` of the last top-level definition of each of ``names`` in the notebook."""
-    statements, _ = notebook.extract_definitions(notebook_data)
+    """``{name: source}`` of the last top-level definition of each of ``names`` in the notebook's
+    code cells, as the grader extracts it (`notebook.extract_definitions`), only faster: a cell
+    that is plain Python is parsed as it is (IPython's transforms change only what Python rejects),
+    and only the definitions wanted are unparsed."""
     found = {}
-    for statement in statements:
+    for _, source in notebook.code_cells(notebook_data):
         try:
-            node = ast.parse(statement.source).body[0]
-        except (SyntaxError, IndexError, *notebook.PARSER_OVERFLOWS):
+            tree = _parse_cell(source)
+        except (SyntaxError, *notebook.PARSER_OVERFLOWS):
             continue
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in names:
-            found[node.name] = statement.source
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                    and node.name in names:
+                try:
+                    found[node.name] = ast.unparse(node)
+                except notebook.PARSER_OVERFLOWS:
+                    continue
     return found
+
+
+def _parse_cell(source):
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return notebook._parse(source)  # IPython syntax, or the grader's own reason to refuse it
 
 
 class _Normaliser(ast.NodeTransformer):
@@ -218,9 +232,9 @@ def _join(edges):
     return sorted(found, key=lambda c: (-c["score"], c["students"]))
 
 
-def class_similarity(submitted: str | pathlib.Path, release: str | pathlib.Path) -> dict:
-    """``{graded name: clusters}`` over every student of nbgrader's ``submitted`` folder, with the
-    released notebooks in ``release`` as the template."""
+def class_sources(submitted: str | pathlib.Path) -> dict[str, dict[str, str]]:
+    """``{graded name: {student: source}}`` over every student of nbgrader's ``submitted``
+    folder (read, never run)."""
     sources = {name: {} for name in parts.PARTS}
     for (student, _), files in batch_grading.submissions(submitted).items():
         for notebook_name, path in files.graded.items():
@@ -230,10 +244,19 @@ def class_similarity(submitted: str | pathlib.Path, release: str | pathlib.Path)
                 continue
             for name, source in graded_sources(data, parts.of_notebook(notebook_name)).items():
                 sources[name][student] = source
+    return sources
+
+
+def class_similarity(submitted: str | pathlib.Path, release: str | pathlib.Path,
+                     sources: dict[str, dict[str, str]] | None = None) -> dict:
+    """``{graded name: clusters}`` over every student of nbgrader's ``submitted`` folder (or of
+    ``sources``, `class_sources`' result), with the released notebooks in ``release`` as the
+    template."""
+    sources = class_sources(submitted) if sources is None else sources
     result = {}
     for name, part in parts.PARTS.items():
         template_path = pathlib.Path(release) / f"{part.notebook}.ipynb"
         template = (graded_sources(notebook.read_notebook(template_path), [name]).get(name)
                     if template_path.is_file() else None)
-        result[name] = clusters(sources[name], template)
+        result[name] = clusters(sources.get(name, {}), template)
     return result
