@@ -152,3 +152,26 @@ def test_links_folders_and_extra_notebooks_are_reported_and_stop_no_one(submitte
     assert all(graded["mallory", name]["total"] is None for name in skipped)
     again = run_batch(submitted, out, "--skip-self-check")
     assert again.returncode == 0 and "0 to grade" in again.stderr and lines(out) == graded
+
+
+def test_regrading_one_student_keeps_every_other_line_byte_for_byte(submitted, tmp_path):
+    """`grade_submitted(only={student})` grades that student's notebooks again even when their
+    line is current, drops their old lines, and leaves every other line exactly as it was: lines
+    of another grader version too, in their order (a regrade after a grader update must not
+    regrade, or drop, anyone else)."""
+    from autograder.grading.batch_grading import grade_submitted
+
+    out = tmp_path / "grades.jsonl"
+    others = [json.dumps({"student": "alice", "path": "a", "total": 10.0, "grader_version": "old"}),
+              '{"student": "bob",  "path": "b", "total": 11.0, "grader_version": "older"}']
+    trent_old = json.dumps({"student": "trent", "path": str(submitted / "trent" / "maml" / "maml.ipynb"),
+                            "total": 5.0, "grader_version": "old"})
+    out.write_text("\n".join([others[0], trent_old, others[1]]) + "\n")
+    status = grade_submitted(submitted, out, jobs=1, self_check=False, progress=False,
+                             only={"trent"})
+    assert status == 0
+    text = out.read_text().splitlines()
+    assert text[:2] == others and len(text) == 3
+    trent = json.loads(text[2])
+    assert trent["student"] == "trent" and trent["total"] == 0.0
+    assert trent["error"].startswith("The file is not valid notebook JSON")

@@ -251,4 +251,6 @@ def test_parallel_autograde_reuses_the_batch_grades_and_a_regrade_changes_one_st
     assert [line["total"] for line in bob] == [sum(EXPECTED["alice"].values())]
     report = json.loads((root / course.REPORT / "report.json").read_text())
     assert report["students"]["bob"]["total"] == sum(EXPECTED["alice"].values())
+    gradebook = report["students"]["bob"]["gradebook"]  # written answers: not graded, 0 so far
+    assert (gradebook["score"], gradebook["max_score"]) == (sum(EXPECTED["alice"].values()), 40.0)
     assert untouched_state(root, "alice") == alice

@@ -176,3 +176,49 @@ def test_a_process_that_stops_reading_cannot_block_the_grader():
     thread.join(60)
     assert not thread.is_alive(), "the grader blocked on a stopped worker"
     assert outcome and "requests" in outcome[0]
+
+
+WAITS = {  # student code that hangs without computing
+    "sleeps": "import time\n    time.sleep(1000)",
+    "blocks on a read": "import os\n    read, _ = os.pipe()\n    os.read(read, 1)",
+}
+BUSY_LOOP = "while True:\n        pass"
+
+
+def hang(body):
+    return submissions.submission({"inner_step_objective": (
+        f"def inner_step_objective(g, alpha):\n    {body}\n")})
+
+
+def timed_probe(body, limit):
+    """``(seconds, message)`` of a probe of code that never answers, under ``limit`` seconds."""
+    import time
+
+    from autograder.isolation.errors import StudentTimeout
+
+    statements, _ = extract_definitions(hang(body))
+    with StudentProcess(statements) as process:
+        start = time.monotonic()
+        with pytest.raises(StudentTimeout) as raised:
+            process.probe(INNER_STEP, "inner_step_objective", limit, g={"poly": [1.0, 0.0]},
+                          alpha=0.1, xs=[0.0])
+        return time.monotonic() - start, str(raised.value)
+
+
+@pytest.mark.skipif(cgroups.available() is None, reason="needs cgroups to see a sandbox idle")
+@pytest.mark.parametrize("how", WAITS)
+def test_a_check_that_only_waits_is_ended_early(how):
+    """Code that sleeps or blocks on a read, computing nothing, is ended about IDLE_SECONDS after
+    it stops (plus its start-up), not at the check's 60 s limit, with a message saying why."""
+    from autograder.isolation.student_process import IDLE_SECONDS
+
+    seconds, message = timed_probe(WAITS[how], 60)
+    assert seconds < IDLE_SECONDS + 15, seconds  # JAX's start-up in the child: up to ~10 s
+    assert "stopped computing" in message and "only waited" in message
+
+
+@pytest.mark.skipif(cgroups.available() is None, reason="needs cgroups to see a sandbox idle")
+def test_a_busy_loop_keeps_the_checks_whole_limit():
+    """Code that computes for ever is not idle: it is ended at the check's limit, as before."""
+    seconds, message = timed_probe(BUSY_LOOP, 20)
+    assert seconds >= 20 and "did not finish running a check within 20 s" in message

@@ -174,6 +174,20 @@ class SandboxCgroup:
                 return int(peak)
         return None
 
+    def busy(self) -> bool:
+        """Whether any thread of the sandbox is running, ready to run, or waiting for the disk
+        (state R or D in ``/proc``), rather than sleeping or stopped."""
+        for pid in self._pids():
+            try:
+                threads = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for thread in threads:
+                stat = _read(pathlib.Path(f"/proc/{pid}/task/{thread}/stat")) or ""
+                if stat.rpartition(")")[2].split()[:1] in (["R"], ["D"]):
+                    return True
+        return False
+
     def _pids(self) -> set[int]:
         return {int(pid) for folder in self._directories()
                 for pid in (_read(folder / "cgroup.procs") or "").split()}

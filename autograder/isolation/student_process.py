@@ -28,6 +28,12 @@ NOTEBOOK_SECONDS = 300.0
 # A wait that timed out is the machine's fault, not the student's, when for more than this share
 # of it the sandbox had work ready to run yet got less than this share of one CPU.
 STARVED_SHARE = 0.5
+# A check whose sandbox computes nothing for this long (every thread asleep or stopped, and almost
+# no CPU used: a sleep, a read or an input that never comes) is ended then, not at its limit; code
+# that computes, a busy loop included, keeps its whole limit. Only where the sandbox has cgroups.
+IDLE_SECONDS = 5.0
+IDLE_POLL_SECONDS = 0.5
+IDLE_CPU_SHARE = 0.02  # of one CPU, between two polls: the child's own bookkeeping stays below
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # Grading compiles dozens of tiny programs and runs each once, so the child compiles for speed of
 # compiling: no expensive LLVM passes (about 20% of grading time), and XLA's older loop emitters
@@ -157,6 +163,12 @@ class Sandbox:
                     f"waited {waited:.0f} s for a CPU and ran {ran:.1f} s; grade it again")
         return None
 
+    def activity(self) -> tuple[float, float | None, bool]:
+        """``(time, CPU seconds, busy)`` now, for `IdleWatch` (CPU None where unknown)."""
+        if self.cgroup is None:
+            return time.monotonic(), None, True
+        return time.monotonic(), self.cgroup.cpu_seconds(), self.cgroup.busy()
+
     def start(self, index: int) -> tuple[int, int]:
         """Forks notebook ``index``'s worker; returns its ``(request_write, response_read)``."""
         try:
@@ -238,6 +250,29 @@ class Sandbox:
         self._fds = []
         self.log.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class IdleWatch:
+    """How long a sandbox has done nothing: every thread asleep or stopped at each poll, and
+    under `IDLE_CPU_SHARE` of a CPU used between polls. A sandbox starved of CPU by others has
+    threads ready to run, so it is never idle; without cgroups nothing is ever idle."""
+
+    def __init__(self, sandbox: Sandbox):
+        self._sandbox = sandbox
+        self._last = sandbox.activity()
+        self._since = None
+
+    def idle_for(self) -> float:
+        """Seconds the sandbox has been idle up to now (0 when it is working)."""
+        now, cpu, busy = self._sandbox.activity()
+        last_time, last_cpu, _ = self._last
+        self._last = (now, cpu, busy)
+        if busy or cpu is None or last_cpu is None or \
+                cpu - last_cpu > IDLE_CPU_SHARE * (now - last_time):
+            self._since = None
+            return 0.0
+        self._since = self._since or last_time
+        return now - self._since
 
 
 class StudentProcess:
@@ -332,11 +367,13 @@ class StudentProcess:
                 self.kill()
                 raise StudentError("The process running your code ended unexpectedly.")
 
-    def _receive(self, timeout, doing, limit=None):
+    def _receive(self, timeout, doing, limit=None, end_when_idle=False):
         """The next message, within ``timeout`` seconds (``limit``: the whole check's, for the
-        message)."""
+        message); with ``end_when_idle``, ended earlier when the sandbox sits idle for
+        `IDLE_SECONDS` (`IdleWatch`)."""
         deadline = time.monotonic() + timeout
         since = self._sandbox.usage()
+        idle = IdleWatch(self._sandbox) if end_when_idle else None
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -348,8 +385,15 @@ class StudentProcess:
                     self.kill()
                 raise StudentTimeout(f"Your code did not finish {doing} within "
                                      f"{limit or timeout:.0f} s.")
-            readable, _, _ = select.select([self._response_read], [], [], remaining)
+            wait = remaining if idle is None else min(remaining, IDLE_POLL_SECONDS)
+            readable, _, _ = select.select([self._response_read], [], [], wait)
             if not readable:
+                if idle is not None and idle.idle_for() >= IDLE_SECONDS:
+                    self.kill()
+                    raise StudentTimeout(
+                        f"Your code stopped computing while {doing}: for {IDLE_SECONDS:.0f} s it "
+                        "only waited (a sleep, or a read or input() that never comes), so the "
+                        "check was ended.")
                 continue
             chunk = os.read(self._response_read, 1 << 20)
             if not chunk:
@@ -406,7 +450,8 @@ class StudentProcess:
             self._defined.add(part.name)
         deadline = time.monotonic() + timeout
         self._send((json.dumps(request) + "\n").encode(), deadline)
-        answer = self._receive(deadline - time.monotonic(), "running a check", timeout)
+        answer = self._receive(deadline - time.monotonic(), "running a check", timeout,
+                               end_when_idle=True)
         if answer.get("id") != self._sequence:
             self.kill()
             raise StudentError("The process running your code broke the grader's protocol.")
