@@ -15,7 +15,7 @@ $(VENV)/installed: pyproject.toml requirements.lock
 		|| echo "WARNING: could not install bubblewrap: grading will run unsandboxed" >&2
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
-	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable .
+	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable '.[test]'
 	touch $@
 
 demo: $(VENV)/installed
