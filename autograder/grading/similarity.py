@@ -166,11 +166,14 @@ def clusters(sources: dict[str, str], template: str | None = None) -> list[dict]
     template_statements = _normal(template) if template else None
     template_prints = fingerprints(template_statements) if template_statements else set()
     prints = {}
+    by_source = {}  # students who submitted the very same text are read once
     for student, source in sources.items():
-        statements = _normal(source)
-        if statements is None or statements == template_statements:
-            continue
-        prints[student] = fingerprints(statements) - template_prints
+        if source not in by_source:
+            statements = _normal(source)
+            by_source[source] = (None if statements is None or statements == template_statements
+                                 else fingerprints(statements) - template_prints)
+        if by_source[source] is not None:
+            prints[student] = by_source[source]
     holders, distinct = {}, {}
     for student, found in prints.items():
         for fingerprint in found:
@@ -185,20 +188,26 @@ def clusters(sources: dict[str, str], template: str | None = None) -> list[dict]
     common = {f for f, count in implementations.items()
               if count > COMMON * len(distinct) and count > 2}
     own = {s: found - common for s, found in prints.items()}
-    own = {s: found for s, found in own.items() if len(found) >= MIN_FINGERPRINTS}
+    own = {s: frozenset(found) for s, found in own.items() if len(found) >= MIN_FINGERPRINTS}
+    # Identical fingerprint sets score 1 with each other: each set is scored once against the
+    # others, so the work grows with the distinct implementations, not with the copies.
+    copies = {}
+    for student in sorted(own):
+        copies.setdefault(own[student], []).append(student)
+    edges = [(1.0, members[0], other) for members in copies.values() for other in members[1:]]
+    first = {found: members[0] for found, members in copies.items()}
     shared = {}
     for fingerprint, who in holders.items():
         if fingerprint in common:
             continue
-        who = sorted(s for s in who if s in own)
-        for i, a in enumerate(who):
-            for b in who[i + 1:]:
+        sets = sorted({own[s] for s in who if s in own}, key=lambda found: first[found])
+        for i, a in enumerate(sets):
+            for b in sets[i + 1:]:
                 shared[a, b] = shared.get((a, b), 0) + 1
-    edges = []
     for (a, b), count in shared.items():
-        score = count / len(own[a] | own[b])
+        score = count / len(a | b)
         if score >= THRESHOLD:
-            edges.append((score, a, b))
+            edges.append((score, first[a], first[b]))
     return _join(sorted(edges, reverse=True))
 
 
