@@ -36,9 +36,12 @@ UNGRADABLE = ["trent"]
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def graded_class(tmp_path_factory, filled_compilation_cache):
+    """The bundled class through nbgrader, its kernels run. The session's self-check (which filled
+    the compilation cache) stands for release_and_grade's own, which the tests below exercise."""
     root = course.copy_course(submissions.ROOT, tmp_path_factory.mktemp("course"))
-    rows = course.release_and_grade(root, course.example_students(submissions.EXAMPLES_DIR))
+    rows = course.release_and_grade(root, course.example_students(submissions.EXAMPLES_DIR),
+                                    self_check=False)
     return root, {row["student_id"]: row for row in rows}
 
 

@@ -67,6 +67,7 @@ def build(lines: list[dict], similarity: dict | None = None,
                                  max_points([name])[name])
                   for name in parts.PARTS},
         "checks": _checks(graded),
+        "without_check_detail": sum("failed_checks" not in line for line in graded),
         "ungraded": [{"student": line["student"], "notebook": line.get("path"),
                       "status": line_status(line).value, "error": line.get("error")}
                      for line in lines if line_status(line) is not Status.GRADED],
@@ -223,7 +224,7 @@ def render(report: dict, source: str) -> str:
                     f"range {_n(totals['min'])} to {_n(totals['max'])}; {totals['full_marks']} with "
                     f"full marks, {totals['zero']} with 0.</p>")
     body.append(f"<h2 id=distributions>Distributions</h2>{_plots(report)}")
-    body.append(_checks_table(report["checks"]))
+    body.append(_checks_table(report["checks"], report["without_check_detail"]))
     body.append(_ungraded_table(report["ungraded"]))
     body.append("<h2 id=slowest>Slowest notebooks</h2><table><tr><th>student</th><th>notebook</th>"
                 "<th class=num>seconds</th></tr>" + "".join(
@@ -239,7 +240,7 @@ def render(report: dict, source: str) -> str:
             + "\n".join(body) + "</body></html>\n")
 
 
-def _checks_table(checks):
+def _checks_table(checks, without):
     rows = []
     for check in checks:
         who = ", ".join(map(_e, check["students"]))
@@ -252,7 +253,10 @@ def _checks_table(checks):
                     f"<td class=num>{_n(check['points'])}</td>"
                     f"<td class='num failed'>{check['failed']}</td><td class=num>{check['graded']}</td>"
                     f"<td>{_e(check['message'])}{detail}</td></tr>")
-    return ("<h2 id=checks>Checks, most failed first</h2><table><tr><th>part</th><th>check</th>"
+    return ("<h2 id=checks>Checks, most failed first</h2>" + (
+        f"<p class=warn>{without} graded notebooks are not counted here: their lines come from a "
+        "grader version that did not record failed checks (grade them again).</p>"
+        if without else "") + "<table><tr><th>part</th><th>check</th>"
             "<th class=num>points</th><th class=num>failed</th><th class=num>graded</th>"
             "<th>what it checks (the message a student sees)</th></tr>" + "".join(rows) + "</table>")
 
