@@ -61,11 +61,8 @@ def build(lines: list[dict], similarity: dict | None = None,
                    **{status.value: sum(line_status(line) is status for line in lines)
                       for status in Status}},
         "totals": _summary(totals, points_possible()),
-        "parts": {name: _summary([line_scores[name] for line in graded
-                                  if name in (line_scores := {p["name"]: p["score"]
-                                                              for p in line["parts"]})],
-                                 max_points([name])[name])
-                  for name in parts.PARTS},
+        "parts": {name: _summary(scores, max_points([name])[name])
+                  for name, scores in _part_scores(graded).items()},
         "checks": _checks(graded),
         "without_check_detail": sum("failed_checks" not in line for line in graded),
         "ungraded": [{"student": line["student"], "notebook": line.get("path"),
@@ -79,6 +76,16 @@ def build(lines: list[dict], similarity: dict | None = None,
         "similar_code": _cluster_code(similarity, sources),
         "students": students,
     }
+
+
+def _part_scores(graded):
+    """``{part: [score of each graded notebook that has it]}``."""
+    scores = {name: [] for name in parts.PARTS}
+    for line in graded:
+        for part in line["parts"]:
+            if part["name"] in scores:  # a part since removed from the assignment is left out
+                scores[part["name"]].append(part["score"])
+    return scores
 
 
 def _summary(values, maximum):
