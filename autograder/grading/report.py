@@ -54,13 +54,14 @@ def build(lines: list[dict], similarity: dict | None = None,
             students[student]["gradebook"] = gradebook[student]
     graded = [line for line in lines if line_status(line) is Status.GRADED]
     totals = [g.score for g in grades.values() if g.score is not None]
+    maximum = points_possible()
     return {
-        "points_possible": points_possible(),
+        "points_possible": maximum,
         "grader_versions": sorted({str(line.get("grader_version")) for line in lines}),
         "counts": {"students": len(students), "notebooks": len(lines),
                    **{status.value: sum(line_status(line) is status for line in lines)
                       for status in Status}},
-        "totals": _summary(totals, points_possible()),
+        "totals": _summary(totals, maximum),
         "parts": {name: _summary(scores, max_points([name])[name])
                   for name, scores in _part_scores(graded).items()},
         "checks": _checks(graded),
@@ -101,20 +102,24 @@ def _checks(graded):
     """Each declared check: how many graded notebooks ran it, which students it failed, and the
     known mistakes their results matched; most failed first. Lines written before batch lines
     recorded their failed checks are not counted."""
-    with_detail = [line for line in graded if "failed_checks" in line]
+    ran, failed, diagnoses = {}, {}, {}
+    for line in graded:
+        if "failed_checks" not in line:
+            continue
+        for part in line["parts"]:
+            ran[part["name"]] = ran.get(part["name"], 0) + 1
+        for outcome in line["failed_checks"]:
+            key = outcome["part"], outcome["check"]
+            failed.setdefault(key, []).append(line["student"])
+            if outcome.get("diagnosis"):
+                found = diagnoses.setdefault(key, {})
+                found[outcome["diagnosis"]] = found.get(outcome["diagnosis"], 0) + 1
     rows = []
     for check in declared_checks(list(parts.PARTS)):
-        ran = [line for line in with_detail if check["part"] in {p["name"] for p in line["parts"]}]
-        failed, diagnoses = [], {}
-        for line in ran:
-            for outcome in line["failed_checks"]:
-                if (outcome["part"], outcome["check"]) == (check["part"], check["check"]):
-                    failed.append(line["student"])
-                    if outcome.get("diagnosis"):
-                        diagnoses[outcome["diagnosis"]] = diagnoses.get(outcome["diagnosis"], 0) + 1
-        rows.append({**check, "graded": len(ran), "failed": len(failed),
-                     "students": sorted(failed),
-                     "diagnoses": dict(sorted(diagnoses.items(), key=lambda d: -d[1]))})
+        key = check["part"], check["check"]
+        rows.append({**check, "graded": ran.get(check["part"], 0), "failed": len(failed.get(key, [])),
+                     "students": sorted(failed.get(key, [])),
+                     "diagnoses": dict(sorted(diagnoses.get(key, {}).items(), key=lambda d: -d[1]))})
     return sorted(rows, key=lambda row: -row["failed"])  # stable: the notebook's order within ties
 
 

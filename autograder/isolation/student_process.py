@@ -259,14 +259,14 @@ class IdleWatch:
 
     def __init__(self, sandbox: Sandbox):
         self._sandbox = sandbox
-        self._last = sandbox.activity()
+        self._last = sandbox.activity()[:2]  # (time, CPU seconds) at the previous poll
         self._since = None
 
     def idle_for(self) -> float:
         """Seconds the sandbox has been idle up to now (0 when it is working)."""
         now, cpu, busy = self._sandbox.activity()
-        last_time, last_cpu, _ = self._last
-        self._last = (now, cpu, busy)
+        last_time, last_cpu = self._last
+        self._last = (now, cpu)
         if busy or cpu is None or last_cpu is None or \
                 cpu - last_cpu > IDLE_CPU_SHARE * (now - last_time):
             self._since = None
