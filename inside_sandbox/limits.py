@@ -13,9 +13,10 @@ PROCESS_LIMIT = 256 + 8 * (os.cpu_count() or 1)
 RUN_AS = "AUTOGRADER_RUN_AS"
 
 
-def drop_privileges() -> None:
-    """Becomes the sandbox's own unprivileged uid, with no capabilities, when started as root."""
-    uid = os.environ.pop(RUN_AS, None)
+def drop_privileges(uid: int | None = None) -> None:
+    """Becomes ``uid``, or the sandbox's own unprivileged uid when started as root (`RUN_AS`),
+    with no capabilities."""
+    uid = uid if uid is not None else os.environ.pop(RUN_AS, None)
     if uid is not None:
         os.setgroups([])
         os.setresgid(int(uid), int(uid), int(uid))

@@ -136,6 +136,21 @@ result["unshare(CLONE_FILES)"] = outcome(libc.unshare(0x00000400))
 print(json.dumps(result))
 """
 
+# Kernel state that outlives the process: a key in the session keyring, System V memory, a
+# semaphore set and a message queue, a POSIX message queue.
+OUTLIVING = PRELUDE + """
+import platform
+numbers = {"x86_64": (248, 29, 64, 68, 240), "aarch64": (217, 194, 190, 186, 180)}
+add_key, shmget, semget, msgget, mq_open = numbers[platform.machine()]
+IPC_CREAT_0600 = 0o1600
+result["add_key"] = outcome(min(0, libc.syscall(add_key, b"user", b"loot", b"x", 1, -3)))
+result["shmget"] = outcome(min(0, libc.syscall(shmget, 0, 4096, IPC_CREAT_0600)))
+result["semget"] = outcome(min(0, libc.syscall(semget, 0, 1, IPC_CREAT_0600)))
+result["msgget"] = outcome(min(0, libc.syscall(msgget, 0, IPC_CREAT_0600)))
+result["mq_open"] = outcome(min(0, libc.syscall(mq_open, b"loot", 0o100 | 2, 0o600, None)))
+print(json.dumps(result))
+"""
+
 # A 32-bit (i386) getpid through int 0x80: a foreign architecture in seccomp_data.arch.
 I386_GETPID = """
 import ctypes, mmap, os
@@ -277,11 +292,24 @@ def evaluate(program, nr, arch, arg0=0):
             raise AssertionError(f"unexpected instruction {code:#x}")
 
 
+@needs_filter
+def test_filter_refuses_keys_and_ipc_objects(mode):
+    """Filtered, the sandboxed process can make no key and no System V or POSIX IPC object (each
+    call fails with EPERM); unfiltered (the control), it makes the IPC objects."""
+    unfiltered = results(mode, OUTLIVING, filtered=False)
+    assert {unfiltered[call] for call in ("shmget", "semget", "msgget", "mq_open")} == {0}, \
+        unfiltered
+    filtered = results(mode, OUTLIVING, filtered=True)
+    assert {filtered[call] for call in ("add_key", "shmget", "semget", "msgget", "mq_open")} == \
+        {"EPERM"}, filtered
+
+
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
 def test_program_decides_each_call(machine):
     """For each supported architecture, the program allows ordinary calls and ``unshare``/``clone``
     without CLONE_NEWUSER, refuses them with it (EPERM), answers ``clone3`` with ENOSYS, refuses
-    x32 calls on x86_64 and kills on any other architecture."""
+    the calls that make keys and IPC objects (EPERM), refuses x32 calls on x86_64 and kills on
+    any other architecture."""
     arch = seccomp.ARCHITECTURES[machine]
     program = seccomp._program(machine)
     allow, kill = seccomp.SECCOMP_RET_ALLOW, seccomp.SECCOMP_RET_KILL_PROCESS
@@ -296,6 +324,8 @@ def test_program_decides_each_call(machine):
         (arch.clone, arch.audit, 0x11 | 0x01000000, allow),  # fork's flags
         (arch.clone, arch.audit, newuser | 0x11, eperm),
         (arch.clone3, arch.audit, 0, enosys),
+        *[(number, arch.audit, 0, eperm) for number in arch.outliving],
+        (arch.outliving[0] + 100, arch.audit, 0, allow),
         (arch.unshare, 0x40000003, newuser, kill),  # i386
         (arch.unshare, seccomp.ARCHITECTURES["aarch64" if machine == "x86_64" else "x86_64"].audit,
          newuser, kill),

@@ -20,7 +20,7 @@ from autograder.grading.notebook import (NotebookError, defined_names, extract_d
                                          read_notebook)
 from autograder.grading.record import GradeResult, PartResult
 from autograder.isolation.errors import GraderError
-from autograder.isolation.student_process import StudentProcess
+from autograder.isolation.student_process import SandboxPool, StudentProcess
 
 __all__ = ["ASSIGNMENT_PARTS", "ALL_PARTS", "GradeResult", "PartResult", "declared_checks",
            "grade_notebook",
@@ -204,20 +204,30 @@ def grade_notebook(path: str | pathlib.Path, parts: list[str] | None = None,
 
 
 def grade_notebooks(paths: list, parts: list[str] | None = None, fill_cache: bool = False,
-                    recorded: dict | None = None) -> list[GradeResult]:
-    """Grades notebooks one after another, each exactly as `grade_notebook` grades it alone: each
-    in a sandbox of its own, since a notebook's process holds the grader's own versions of the
-    parts it builds on (`autograder/parts/substitutes.py`) and must leave nothing for the next
-    (BENCHMARKS.md, "The price of isolation"). ``recorded``: see `run_graders`."""
+                    recorded: dict | None = None,
+                    sandboxes: SandboxPool | None = None) -> list[GradeResult]:
+    """Grades notebooks one after another, each exactly as `grade_notebook` grades it alone.
+
+    Each notebook's code runs in a worker of its own. Where the grader runs as root, the workers
+    share a sandbox from ``sandboxes`` (default: a pool for this call), each under a uid of its
+    own, and the sandbox's server clears everything of one notebook before the next starts: a
+    notebook's worker holds the grader's own versions of the parts it builds on
+    (`autograder/parts/substitutes.py`) and must leave nothing for the next (SECURITY.md, "At
+    class scale"). ``recorded``: see `run_graders`."""
+    pool = sandboxes if sandboxes is not None else SandboxPool()
     results = []
-    for path in paths:
-        started = time.perf_counter()
-        results.append(_grade_one(path, parts, fill_cache, recorded))
-        results[-1].seconds = round(time.perf_counter() - started, 3)
+    try:
+        for path in paths:
+            started = time.perf_counter()
+            results.append(_grade_one(path, parts, fill_cache, recorded, pool))
+            results[-1].seconds = round(time.perf_counter() - started, 3)
+    finally:
+        if sandboxes is None:
+            pool.close()
     return results
 
 
-def _grade_one(path, parts, fill_cache, recorded):
+def _grade_one(path, parts, fill_cache, recorded, sandboxes):
     """`grade_notebooks` of one notebook, in a sandbox of its own."""
     try:
         notebook = read_notebook(path)
@@ -227,7 +237,7 @@ def _grade_one(path, parts, fill_cache, recorded):
     except NotebookError as error:
         return GradeResult.unreadable(str(path), max_points(parts or parts_for(path)), str(error))
     try:
-        with StudentProcess(statements, fill_cache) as process:
+        with StudentProcess(statements, fill_cache, sandboxes) as process:
             case_results = run_graders(process, own_parts, recorded)
     except Exception as error:  # noqa: BLE001 - a grader failure: this notebook only
         return GradeResult.grader_failure(str(path), max_points(own_parts), error)

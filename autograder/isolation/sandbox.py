@@ -81,6 +81,13 @@ def _sandbox_uid():
     return _UID_BASE + ((os.getpid() % (1 << 20)) << 8 | next(_uids) % 256)
 
 
+def notebook_uid() -> int | None:
+    """A new unprivileged uid for one notebook's worker when the grader runs as root (a server
+    started with ``wrap(..., serves_notebooks=True)`` switches each worker to its own), else None:
+    without root the sandbox has one uid, the user's."""
+    return _sandbox_uid() if os.geteuid() == 0 and bubblewrap() is not None else None
+
+
 def _ancestors(paths):
     """Directories above the bound paths, created world-traversable (bwrap makes them 0700)."""
     bound = {str(p) for p in paths}
@@ -89,10 +96,16 @@ def _ancestors(paths):
 
 
 def wrap(command: list[str], scratch: str, env: dict[str, str], writable: tuple | list = (),
-         readable: tuple | list = (), cwd: str | None = None) -> list[str]:
+         readable: tuple | list = (), cwd: str | None = None,
+         serves_notebooks: bool = False) -> list[str]:
     """``command`` run inside the sandbox with ``env`` only, in ``cwd`` (default ``scratch``):
     ``scratch`` and ``writable`` paths writable, ``readable`` ones read-only besides the
-    allowlist."""
+    allowlist.
+
+    As root, the command drops to an unprivileged uid of the sandbox's own (`RUN_AS`), which
+    owns ``scratch`` and ``writable``; with ``serves_notebooks`` it keeps the root uid with only
+    CAP_SETUID and CAP_SETGID instead, owns ``scratch`` alone, and starts each notebook's worker
+    under a uid from `notebook_uid` (`inside_sandbox.child`)."""
     bwrap = bubblewrap()
     if bwrap is None:
         warn_unsandboxed()
@@ -103,11 +116,14 @@ def wrap(command: list[str], scratch: str, env: dict[str, str], writable: tuple 
             "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL"]
     if os.geteuid() == 0:
         # No user namespace (it would map to root); the child drops to its own uid itself.
-        uid = _sandbox_uid()
-        for path in (scratch, *writable):
-            os.chown(path, uid, uid)
-            os.chmod(path, 0o711)
-        env[RUN_AS] = str(uid)
+        if serves_notebooks:
+            os.chmod(scratch, 0o700)
+        else:
+            uid = _sandbox_uid()
+            for path in (scratch, *writable):
+                os.chown(path, uid, uid)
+                os.chmod(path, 0o711)
+            env[RUN_AS] = str(uid)
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                  "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:

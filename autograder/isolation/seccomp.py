@@ -1,4 +1,5 @@
-"""A seccomp filter that refuses nested user namespaces inside the sandbox.
+"""A seccomp filter that refuses nested user namespaces, and state that outlives a process,
+inside the sandbox.
 
 The attack: student code creates a user namespace of its own (``unshare(CLONE_NEWUSER)``,
 ``unshare -Ur``, or ``clone``/``clone3`` with ``CLONE_NEWUSER``), maps its uid to root inside
@@ -13,7 +14,12 @@ other architecture than the one it was built for (x86_64 or aarch64), refuses x3
 on x86_64 (EPERM), makes ``unshare`` and ``clone`` fail with EPERM when ``CLONE_NEWUSER`` is in
 their flags, makes ``clone3`` fail with ENOSYS (its flags lie in memory, which a filter cannot
 read; glibc then falls back to ``clone``, so threads and ``fork`` still work), and allows every
-other call.
+other call but those that create kernel state outliving the process, which it refuses (EPERM):
+keys (``add_key``, ``request_key``, ``keyctl``: a session keyring is inherited, so a key would
+reach the next notebook a shared sandbox serves) and System V and POSIX IPC objects (``shmget``,
+``semget``, ``msgget``, ``mq_open``: they live as long as the IPC namespace). Grading needs none
+of them; files in /tmp and /dev/shm, which it does use, are cleared between notebooks
+(`inside_sandbox.child`).
 """
 
 import pathlib
@@ -44,11 +50,15 @@ class _Arch(typing.NamedTuple):
     clone: int
     clone3: int
     x32: bool  # whether x32 calls (the same arch, X32_SYSCALL_BIT in nr) exist
+    # add_key, request_key, keyctl, shmget, semget, msgget, mq_open: state outliving the process
+    outliving: tuple[int, ...]
 
 
 ARCHITECTURES = {
-    "x86_64": _Arch(audit=0xC000003E, unshare=272, clone=56, clone3=435, x32=True),
-    "aarch64": _Arch(audit=0xC00000B7, unshare=97, clone=220, clone3=435, x32=False),
+    "x86_64": _Arch(audit=0xC000003E, unshare=272, clone=56, clone3=435, x32=True,
+                    outliving=(248, 249, 250, 29, 64, 68, 240)),
+    "aarch64": _Arch(audit=0xC00000B7, unshare=97, clone=220, clone3=435, x32=False,
+                     outliving=(217, 218, 219, 194, 190, 186, 180)),
 }
 ARCHITECTURES["amd64"] = ARCHITECTURES["x86_64"]
 ARCHITECTURES["arm64"] = ARCHITECTURES["aarch64"]
@@ -89,6 +99,7 @@ def _program(machine: str) -> bytes | None:
         (load, _NR),
         *([(jset, X32_SYSCALL_BIT, "eperm", None)] if arch.x32 else []),
         (jeq, arch.clone3, "enosys", None),
+        *[(jeq, number, "eperm", None) for number in arch.outliving],
         (jeq, arch.unshare, "flags", None),
         (jeq, arch.clone, "flags", None),
         (ret, SECCOMP_RET_ALLOW),

@@ -8,9 +8,11 @@ import pathlib
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -69,41 +71,40 @@ def _warn_no_cgroups():
 
 
 class Sandbox:
-    """One bubblewrap sandbox with the child server of one notebook (`inside_sandbox.child`).
+    """One bubblewrap sandbox with the child server (`inside_sandbox.child`), which forks a worker
+    for each notebook it is handed.
 
-    It starts at once, importing JAX while the parent sets up its graders; `start` forks the
-    notebook's worker. `kill` ends the sandbox with everything in it.
+    It starts at once, importing JAX while the parent sets up its graders. Where it is `reusable`
+    (the grader runs as root, so each notebook's worker gets a uid of its own), it serves one
+    notebook after another, clearing everything of the previous one first (`SandboxPool`);
+    otherwise it serves one notebook. `kill` ends the sandbox with everything in it.
     """
 
-    def __init__(self, statements, fill_cache=False):
+    def __init__(self, fill_cache=False):
         self.scratch = pathlib.Path(tempfile.mkdtemp(prefix="maml-grading-"))
         self._fill_cache = fill_cache
         self._staging = None
         self.process = None
         self._killed = False
-        self._fds = []
-        self._statuses = {}
-        submission = self.scratch / "submission-0.json"
-        submission.write_text(json.dumps(statements), encoding="utf-8")
-        request_read, request_write = os.pipe()
-        response_read, response_write = os.pipe()
-        # The child's protocol lists notebooks; a sandbox here only ever holds this one.
-        notebooks = [{"submission": str(submission), "requests": request_read,
-                      "responses": response_write}]
-        self._fds.append((request_write, response_read))
-        control_read, self._control = os.pipe()
+        self._notebooks = {}  # index: (request_write, response_read), the parent's ends
+        self._statuses = {}  # index: {"start": "", "refused": reason, "exit": status}
+        self._status_buffer = b""
+        self.served = 0
+        # The first notebook's uid owns what it may write besides /tmp (the cache it fills).
+        self._first_uid = sandbox.notebook_uid()
+        self.reusable = not fill_cache and self._first_uid is not None
+        self._control, child_control = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._status, status_write = os.pipe()
-        child_fds = [request_read, response_write, control_read, status_write]
-        self.log = open(self.scratch / "output.log", "wb")
+        child_fds = [child_control.fileno(), status_write]
+        self.log = open(self.scratch / "server.log", "wb")
         self.cgroup = _cgroup()
         try:
-            spec = self.scratch / "notebooks.json"
-            spec.write_text(json.dumps(notebooks), encoding="utf-8")
             env, writable, readable = self._environment()
             sandboxed = "1" if sandbox.bubblewrap() is not None else "0"
-            command = sandbox.inside_command("child", str(spec), str(control_read),
+            command = sandbox.inside_command("child", str(child_control.fileno()),
                                              str(status_write), sandboxed)
-            command = sandbox.wrap(command, str(self.scratch), env, writable, readable)
+            command = sandbox.wrap(command, str(self.scratch), env, writable, readable,
+                                   serves_notebooks=True)
             self.process = subprocess.Popen(
                 command if self.cgroup is None else self.cgroup.launcher(command),
                 cwd=self.scratch, env=env, stdin=subprocess.DEVNULL, stdout=self.log,
@@ -115,8 +116,8 @@ class Sandbox:
             self.kill()
             raise
         finally:
-            for fd in child_fds:
-                os.close(fd)
+            child_control.close()
+            os.close(status_write)
 
     def _environment(self):
         xla_flags = f"{XLA_FLAGS} {os.environ.get(EXTRA_XLA_FLAGS, '')}".strip()
@@ -133,6 +134,9 @@ class Sandbox:
             compilation_cache.prepare_staging(self._cache, self._staging)
             env.update(compilation_cache.child_env(self._cache, self._staging))
             writable.append(self._staging)
+            if self._first_uid is not None:
+                os.chown(self._staging, self._first_uid, self._first_uid)
+                os.chmod(self._staging, 0o711)
         elif self._cache is not None:
             env.update(compilation_cache.child_env(self._cache))
             readable.append(self._cache / compilation_cache.ENTRIES)
@@ -141,7 +145,7 @@ class Sandbox:
 
     @property
     def alive(self) -> bool:
-        return self.process is not None
+        return self.process is not None and self.process.poll() is None
 
     def usage(self) -> tuple[float, float | None, float | None]:
         """``(time, CPU seconds, CPU stall seconds)`` now, for `starved` (None where unknown)."""
@@ -169,55 +173,87 @@ class Sandbox:
             return time.monotonic(), None, True
         return time.monotonic(), self.cgroup.cpu_seconds(), self.cgroup.busy()
 
-    def start(self, index: int) -> tuple[int, int]:
-        """Forks notebook ``index``'s worker; returns its ``(request_write, response_read)``."""
+    def start(self) -> int:
+        """Hands the server a new notebook (its worker's pipes and log; its uid where it has one)
+        and returns the notebook's index; `started` says whether its worker runs."""
+        index, self.served = self.served, self.served + 1
+        uid = self._first_uid if index == 0 else sandbox.notebook_uid()
+        request_read, request_write = os.pipe()
+        response_read, response_write = os.pipe()
+        log = os.open(self.scratch / f"notebook-{index}.log",
+                      os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._notebooks[index] = (request_write, response_read)
         try:
-            os.write(self._control, f"{index}\n".encode())
+            socket.send_fds(self._control, [f"{index} {'-' if uid is None else uid}".encode()],
+                            [request_read, response_write, log])
         except OSError:
-            pass  # the server is gone: the parent reads EOF and says so
-        return self._fds[index]
+            pass  # the server is gone: `started` says so
+        finally:
+            for fd in (request_read, response_write, log):
+                os.close(fd)
+        return index
 
-    def finish(self, index: int) -> None:
-        """Tells notebook ``index``'s worker to exit (end of its requests)."""
-        if not self._killed and self._fds[index][0] is not None:
-            os.close(self._fds[index][0])
-            self._fds[index] = (None, self._fds[index][1])
+    def pipes(self, index: int) -> tuple[int, int]:
+        """Notebook ``index``'s ``(request_write, response_read)``."""
+        return self._notebooks[index]
 
-    def exit_status(self, index: int, timeout: float = 1.0) -> int | None:
-        """The exit status of notebook ``index``'s worker, once it ended (None if not known)."""
+    def _status_of(self, index: int, kinds: tuple[str, ...], timeout: float) -> dict:
+        """The server's lines about notebook ``index`` (``{kind: rest}``), once one of ``kinds``
+        came or ``timeout`` seconds passed."""
         deadline = time.monotonic() + timeout
-        while index not in self._statuses and self.alive:
+        while not set(kinds) & set(self._statuses.get(index, {})) and self.process is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([self._status], [], [], remaining)[0]:
                 break
             chunk = os.read(self._status, 4096)
             if not chunk:
                 break
-            for line in chunk.decode(errors="replace").splitlines():
-                try:  # the server shares its uid with student code: believe only well-formed lines
-                    number, code = map(int, line.split())
-                except ValueError:
-                    continue
-                self._statuses[number] = code
-        return self._statuses.get(index)
+            self._status_buffer += chunk
+            while b"\n" in self._status_buffer:
+                line, self._status_buffer = self._status_buffer.split(b"\n", 1)
+                said, number, *rest = line.decode(errors="replace").split(" ", 2) + [""]
+                if number.isdigit():
+                    self._statuses.setdefault(int(number), {})[said] = rest[0]
+        return self._statuses.get(index, {})
 
-    def log_tail(self, limit: int = 600) -> str:
+    def started(self, index: int, timeout: float) -> str | None:
+        """None once notebook ``index``'s worker runs; else why not (the server refused it: the
+        previous notebook left something; or it never answered)."""
+        said = self._status_of(index, ("start", "refused"), timeout)
+        if "start" in said:
+            return None
+        return said.get("refused") or f"the sandbox's server did not answer within {timeout:.0f} s"
+
+    def exit_status(self, index: int, timeout: float = 1.0) -> int | None:
+        """The exit status of notebook ``index``'s worker, once it ended (None if not known)."""
+        code = self._status_of(index, ("exit",), timeout).get("exit")
         try:
-            text = (self.scratch / "output.log").read_bytes().decode("utf-8", "replace")
-        except OSError:
-            return ""
+            return int(code) if code is not None else None
+        except ValueError:
+            return None
+
+    def finish(self, index: int) -> None:
+        """Done with notebook ``index``: its worker reads the end of its requests and exits."""
+        for fd in self._notebooks.pop(index, ()):
+            os.close(fd)
+
+    def log_tail(self, index: int | None = None, limit: int = 600) -> str:
+        """The end of the server's output and, with ``index``, that notebook's worker's."""
+        text = ""
+        for name in ["server.log"] + ([f"notebook-{index}.log"] if index is not None else []):
+            try:
+                text += (self.scratch / name).read_bytes().decode("utf-8", "replace") + " "
+            except OSError:
+                pass
         return " ".join(text.split())[-limit:]
 
     def close(self) -> None:
         """Ends the sandbox; a filling one is first let finish (its cache entries whole), then
         what it compiled is published."""
         if self._staging is not None and self.process is not None and not self._killed:
-            for pair in self._fds:
-                if pair[0] is not None:
-                    os.close(pair[0])  # every worker reads EOF and exits
-            self._fds = [(None, response) for _, response in self._fds]
-            os.close(self._control)  # then the server
-            self._control = None
+            for index in list(self._notebooks):
+                self.finish(index)  # every worker reads EOF and exits
+            self._control.close()  # then the server
             try:
                 ended = self.process.wait(timeout=STARTUP_SECONDS) == 0
             except subprocess.TimeoutExpired:
@@ -244,12 +280,55 @@ class Sandbox:
             self.process = None
         if self.cgroup is not None:  # whatever left the process group, and the cgroups
             self.cgroup.remove()
-        for fd in [fd for pair in self._fds for fd in pair] + [self._control, self._status]:
-            if fd is not None:
-                os.close(fd)
-        self._fds = []
+        for index in list(self._notebooks):
+            self.finish(index)
+        self._control.close()
+        os.close(self._status)
         self.log.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class SandboxPool:
+    """Idle sandboxes, each handed to the next notebook where it can serve several
+    (`Sandbox.reusable`): a grading process's notebooks then pay for importing JAX, Flax, Optax
+    and matplotlib once, not once each. Its server clears everything of a notebook before the
+    next one starts, and refuses when it cannot (`inside_sandbox.child`); the next notebook then
+    gets a fresh sandbox (`StudentProcess`). Safe to share between threads."""
+
+    def __init__(self):
+        self._idle = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def take(self) -> "Sandbox":
+        """An idle sandbox that still runs, or a new one."""
+        with self._lock:
+            while self._idle:
+                found = self._idle.pop()
+                if found.alive:
+                    return found
+                found.kill()
+        return Sandbox()
+
+    def put(self, used: "Sandbox") -> None:
+        """Keeps ``used`` for the next notebook, or ends it if it cannot serve another."""
+        with self._lock:
+            if not self._closed and used.reusable and used.alive:
+                self._idle.append(used)
+                return
+        used.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle, self._closed = self._idle, [], True
+        for sandbox_ in idle:
+            sandbox_.close()
 
 
 class IdleWatch:
@@ -276,21 +355,24 @@ class IdleWatch:
 
 
 class StudentProcess:
-    """A worker process holding one notebook's definitions, in a sandbox of its own.
+    """A worker process holding one notebook's definitions, in a sandbox (`Sandbox`).
 
     `probe` sends one request and waits for the answer within a time limit. When the worker hangs
     or dies its sandbox is killed, and the next `probe` starts a fresh one, so one broken part costs
-    only its own checks. No sandbox ever serves two notebooks: the grader's own versions of graded
-    names reach a notebook's process with its dependent parts, and nothing of that process may
-    outlive it.
+    only its own checks. With a `SandboxPool` the sandbox may have served notebooks before; its
+    server then first clears everything of the previous one, or refuses, and this notebook gets a
+    fresh sandbox: the grader's own versions of graded names reach a notebook's worker with its
+    dependent parts, and nothing of that worker may reach the next.
     """
 
-    def __init__(self, statements, fill_cache=False):
+    def __init__(self, statements, fill_cache=False, sandboxes: SandboxPool | None = None):
         """``fill_cache``: trusted code only (the self-check); its compiled programs go into the
         compilation cache (`autograder.isolation.compilation_cache`), which every other child only
-        reads."""
+        reads; its sandbox serves it alone. ``sandboxes``: where to take a sandbox from and give
+        it back (None: a sandbox of its own)."""
         self._statements = [_plain(s) for s in statements]
         self._fill_cache = fill_cache
+        self._sandboxes = None if fill_cache else sandboxes
         self._sandbox = None
         self._budget_end = None  # NOTEBOOK_SECONDS after the first probe
         self._load_timed_out = False  # loading is deterministic: one timeout is enough
@@ -307,10 +389,11 @@ class StudentProcess:
     def _process(self):
         return self._sandbox.process if self._sandbox is not None else None
 
-    def _start(self, wait=True):
-        self._sandbox = Sandbox(self._statements, self._fill_cache)
-        self._request_write, self._response_read = self._sandbox.start(0)
-        self._worker = 0
+    def _start(self, wait=True, fresh=False):
+        self._sandbox = (self._sandboxes.take() if self._sandboxes is not None and not fresh
+                         else Sandbox(self._fill_cache))
+        self._worker = self._sandbox.start()
+        self._request_write, self._response_read = self._sandbox.pipes(self._worker)
         self._buffer = b""
         self._up = False
         self._ready = False
@@ -324,17 +407,25 @@ class StudentProcess:
         is the grader's (a broken environment, bad XLA flags), never the student's."""
         if self._up:
             return
-        try:
-            up = self._receive(STARTUP_SECONDS, "starting")
-        except StudentTimeout:
-            reason = f"no word from it within {STARTUP_SECONDS:.0f} s"
-        except StudentError:
-            code = self._sandbox.exit_status(self._worker) if self._sandbox is not None else None
-            reason = f"it ended with exit status {code}" if code is not None else "it broke off"
-        else:
-            reason = None
+        reason = self._sandbox.started(self._worker, STARTUP_SECONDS)
+        if reason is not None and self._sandbox.served > 1:  # a used sandbox that is not clean
+            self.kill()
+            self._start(wait=False, fresh=True)
+            reason = self._sandbox.started(self._worker, STARTUP_SECONDS)
+        if reason is None:
+            try:
+                deadline = time.monotonic() + STARTUP_SECONDS
+                self._send((json.dumps({"statements": self._statements}) + "\n").encode(),
+                           deadline)
+                up = self._receive(deadline - time.monotonic(), "starting")
+            except StudentTimeout:
+                reason = f"no word from it within {STARTUP_SECONDS:.0f} s"
+            except StudentError:
+                code = (self._sandbox.exit_status(self._worker)
+                        if self._sandbox is not None else None)
+                reason = f"it ended with exit status {code}" if code is not None else "it broke off"
         if reason is not None:
-            log = self._sandbox.log_tail() if self._sandbox is not None else ""
+            log = self._sandbox.log_tail(self._worker) if self._sandbox is not None else ""
             self.kill()
             raise GraderError(f"the grader's own child process could not start ({reason}); "
                               f"its output: {log or 'none'}")
@@ -467,7 +558,13 @@ class StudentProcess:
             self._sandbox = None
 
     def close(self) -> None:
-        """Done with this notebook: its sandbox ends (a filling one publishes what it compiled)."""
-        if self._sandbox is not None:
+        """Done with this notebook: its sandbox goes back to the pool if it can serve another,
+        else ends (a filling one publishes what it compiled)."""
+        if self._sandbox is None:
+            return
+        if self._sandboxes is not None:
+            self._sandbox.finish(self._worker)
+            self._sandboxes.put(self._sandbox)
+        else:
             self._sandbox.close()
-            self._sandbox = None
+        self._sandbox = None
