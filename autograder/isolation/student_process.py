@@ -129,14 +129,15 @@ class Sandbox:
         self._cache = (compilation_cache.directory(xla_flags)
                        if self._fill_cache or sandbox.bubblewrap() is not None else None)
         if self._cache is not None and self._fill_cache:
-            self._staging = self.scratch / "compilation-cache"
-            self._staging.mkdir()
+            # Not in the scratch folder: that one stays the grader's alone (mode 0700).
+            self._staging = pathlib.Path(tempfile.mkdtemp(prefix="maml-cache-staging-"))
             compilation_cache.prepare_staging(self._cache, self._staging)
             env.update(compilation_cache.child_env(self._cache, self._staging))
             writable.append(self._staging)
             if self._first_uid is not None:
-                os.chown(self._staging, self._first_uid, self._first_uid)
-                os.chmod(self._staging, 0o711)
+                # Both write it: the server (root without CAP_DAC_OVERRIDE) matplotlib's font
+                # list at import, the trusted worker (its own uid) the compiled programs.
+                os.chmod(self._staging, 0o777)
         elif self._cache is not None:
             env.update(compilation_cache.child_env(self._cache))
             readable.append(self._cache / compilation_cache.ENTRIES)
@@ -286,6 +287,8 @@ class Sandbox:
         os.close(self._status)
         self.log.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
 
 
 class SandboxPool:
