@@ -5,7 +5,8 @@ versions of the grader (a restructuring must change none of it).
     python tests/grade_snapshot.py --compare before.json after.json
 
 It grades the solutions and every variant of `bank` (wrong, alternative and broken code) and
-every notebook in ``examples/``, and records for each its total, error, each part's score and
+every notebook in ``examples/``, one after another in each worker's shared sandboxes as batch
+grading does, and records for each its total, error, each part's score and
 feedback, and each check's points, outcome and evidence. ``--compare`` prints every difference
 and exits 1 if there is one.
 """
@@ -34,14 +35,18 @@ def _plain(result):
 
 
 def _grade_variant(variant):
+    from autograder.isolation.student_process import process_sandboxes
+
     with tempfile.TemporaryDirectory() as folder:
-        return variant.name, _plain(submissions.grade_submission(variant, folder))
+        return variant.name, _plain(submissions.grade_submission(variant, folder,
+                                                                 process_sandboxes()))
 
 
 def _grade_example(path):
-    from autograder.grading.grade import grade_notebook
+    from autograder.grading.grade import grade_notebooks
+    from autograder.isolation.student_process import process_sandboxes
 
-    result = grade_notebook(submissions.EXAMPLES_DIR / path)
+    [result] = grade_notebooks([submissions.EXAMPLES_DIR / path], sandboxes=process_sandboxes())
     return f"examples/{path}", _plain(result)
 
 

@@ -152,12 +152,13 @@ if __name__ == "__main__":
     main()
 
 
-def grade_submission(variant, folder):
+def grade_submission(variant, folder, sandboxes=None):
     """Writes ``variant``'s submission into ``folder`` and grades it, with the variant's extra XLA
-    flags for the grader's child (run in a worker process)."""
+    flags for the grader's child (run in a worker process), in a sandbox from ``sandboxes``
+    (a `SandboxPool`) or a new one."""
     import os
 
-    from autograder.grading.grade import grade_notebook
+    from autograder.grading.grade import grade_notebooks
     from autograder.isolation.student_process import EXTRA_XLA_FLAGS
 
     path = write(submission(variant.cells, notebook=variant.notebook),
@@ -166,7 +167,8 @@ def grade_submission(variant, folder):
     if variant.xla_flags:
         os.environ[EXTRA_XLA_FLAGS] = variant.xla_flags
     try:
-        return grade_notebook(path, parts=[variant.part] if variant.own_part_only else None)
+        return grade_notebooks([path], parts=[variant.part] if variant.own_part_only else None,
+                               sandboxes=sandboxes)[0]
     finally:
         os.environ.pop(EXTRA_XLA_FLAGS, None)
 

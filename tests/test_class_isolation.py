@@ -9,6 +9,7 @@ from bank import SOLUTIONS
 
 from autograder.isolation import sandbox
 from autograder.grading.grade import grade_notebook, grade_notebooks
+from autograder.isolation.student_process import SandboxPool
 
 SOLUTION_PART_2 = SOLUTIONS[1]
 # Part 2's reptile_update is checked with the grader's own `adapt` present in its process: it saves
@@ -292,14 +293,16 @@ def test_a_notebook_leaves_nothing_in_the_shared_sandbox_for_the_next(tmp_path):
     """Part 2 leaves the grader's own `adapt` by every channel a sandbox could keep (files on
     every writable mount, the session keyring, System V memory, a daemon rewriting a file and
     serving it on a socket) and tries to limit, renice, pin, read and stop the server that forks
-    the next worker; part 1, graded next, searches every channel: its grade equals its grade
-    alone, which loses `adapt` points."""
+    the next worker; part 1, graded next in the same sandbox (as batch grades the next student),
+    searches every channel: its grade equals its grade alone, which loses `adapt` points."""
     planter = submissions.write(
         submissions.submission({"reptile_update": _reptile_solution() + PLANTS_THE_SUBSTITUTES},
                                notebook="beyond_maml"), tmp_path / "a" / "beyond_maml.ipynb")
     finder = submissions.write(submissions.submission({"adapt": FINDS_THE_SUBSTITUTES}),
                                tmp_path / "b" / "maml.ipynb")
-    planted, together = grade_notebooks([planter, finder])
+    with SandboxPool() as pool:
+        [planted], [together] = (grade_notebooks([path], sandboxes=pool) for path in (planter, finder))
+        assert [s.served for s in pool.idle] == [2]  # the finder's worker shared the sandbox
     alone = grade_notebook(finder)
     assert planted.total == planted.max_total, planted.parts
     assert alone.part("adapt").score < alone.part("adapt").max

@@ -17,6 +17,7 @@ from autograder.grading import submission_files
 from autograder.grading.grade import grade_notebooks
 from autograder.grading.record import ExitStatus, skipped_line, worker_failure_line
 from autograder.isolation import sandbox
+from autograder.isolation.student_process import process_sandboxes
 
 PACKAGE = pathlib.Path(autograder.__file__).resolve().parent
 
@@ -64,7 +65,8 @@ def grade_student(student: str, notebooks: list[tuple[str, bytes]]) -> list[dict
 
     Runs in a worker process, local or on a Dask worker: the notebooks travel as bytes, so workers
     need no shared filesystem. Each is graded under its own file name, as the CLI grades it, and
-    each in a sandbox of its own (`autograder.grading.grade.grade_notebooks`).
+    in a sandbox this worker process keeps for the next student where it can
+    (`autograder.isolation.student_process.process_sandboxes`; `grade_notebooks`).
     """
     import tempfile
 
@@ -75,7 +77,7 @@ def grade_student(student: str, notebooks: list[tuple[str, bytes]]) -> list[dict
             copy.parent.mkdir()
             copy.write_bytes(content)
             copies.append(copy)
-        results = grade_notebooks(copies)
+        results = grade_notebooks(copies, sandboxes=process_sandboxes())
     return [result.to_batch_line(student, str(path), hashlib.sha256(content).hexdigest(),
                                  grader_version())
             for result, (path, content) in zip(results, notebooks)]

@@ -3,6 +3,7 @@
 import functools
 import itertools
 import json
+import multiprocessing.util
 import os
 import pathlib
 import select
@@ -52,6 +53,14 @@ def _plain(statement):
 
 
 _sandboxes = itertools.count()
+IDLE_SANDBOXES = 2  # kept by a `SandboxPool` (more only where notebooks need other settings)
+
+
+def sandbox_settings() -> tuple[str, str | None, str | None]:
+    """What a new sandbox takes from the grader's environment: its XLA flags, the compilation
+    cache setting and PATH. A pooled sandbox serves only notebooks graded under the same."""
+    return (f"{XLA_FLAGS} {os.environ.get(EXTRA_XLA_FLAGS, '')}".strip(),
+            os.environ.get(compilation_cache.SETTING), os.environ.get("PATH"))
 
 
 def _cgroup():
@@ -90,6 +99,7 @@ class Sandbox:
         self._statuses = {}  # index: {"start": "", "refused": reason, "exit": status}
         self._status_buffer = b""
         self.served = 0
+        self.settings = sandbox_settings()
         # The first notebook's uid owns what it may write besides /tmp (the cache it fills).
         self._first_uid = sandbox.notebook_uid()
         self.reusable = not fill_cache and self._first_uid is not None
@@ -120,7 +130,7 @@ class Sandbox:
             os.close(status_write)
 
     def _environment(self):
-        xla_flags = f"{XLA_FLAGS} {os.environ.get(EXTRA_XLA_FLAGS, '')}".strip()
+        xla_flags = self.settings[0]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.scratch),
                "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
                "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": xla_flags}
@@ -310,28 +320,48 @@ class SandboxPool:
         self.close()
 
     def take(self) -> "Sandbox":
-        """An idle sandbox that still runs, or a new one."""
+        """An idle sandbox started with today's `sandbox_settings` that still runs, or a new
+        one."""
+        settings, dead = sandbox_settings(), []
         with self._lock:
-            while self._idle:
-                found = self._idle.pop()
-                if found.alive:
-                    return found
-                found.kill()
-        return Sandbox()
+            self._idle = [s for s in self._idle if s.alive or dead.append(s)]
+            found = next((s for s in reversed(self._idle) if s.settings == settings), None)
+            if found is not None:
+                self._idle.remove(found)
+        for sandbox_ in dead:
+            sandbox_.kill()
+        return found or Sandbox()
 
     def put(self, used: "Sandbox") -> None:
         """Keeps ``used`` for the next notebook, or ends it if it cannot serve another."""
+        ended = [used]
         with self._lock:
             if not self._closed and used.reusable and used.alive:
                 self._idle.append(used)
-                return
-        used.close()
+                ended, self._idle = self._idle[:-IDLE_SANDBOXES], self._idle[-IDLE_SANDBOXES:]
+        for sandbox_ in ended:
+            sandbox_.close()
+
+    @property
+    def idle(self) -> tuple["Sandbox", ...]:
+        """The sandboxes waiting for a notebook, oldest first."""
+        with self._lock:
+            return tuple(self._idle)
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle, self._closed = self._idle, [], True
         for sandbox_ in idle:
             sandbox_.close()
+
+
+@functools.cache
+def process_sandboxes() -> SandboxPool:
+    """This process's pool, for every notebook it grades (a batch worker grades one student
+    after another); its sandboxes end when the process exits."""
+    pool = SandboxPool()
+    multiprocessing.util.Finalize(pool, pool.close, exitpriority=10)
+    return pool
 
 
 class IdleWatch:
