@@ -2,8 +2,9 @@
 grade a class.
 
 ``SUBMITTED_DIR`` has nbgrader's layout, ``SUBMITTED_DIR/<student>/<assignment>/<notebook>.ipynb``.
-Each notebook is graded exactly as ``python -m autograder`` grades it, in a sandbox of its own, by
-worker processes that take one student each, ``--jobs`` students at a time, or by the workers of a
+Each notebook is graded exactly as ``python -m autograder`` grades it (each worker keeps its
+sandbox for the next student, with nothing of the previous one left: SECURITY.md), by worker
+processes that take one student each, ``--jobs`` students at a time, or by the workers of a
 Dask distributed cluster (``--scheduler``; start each worker with ``--nthreads 1``, in this
 project's venv, in the course root, with bubblewrap installed). One JSON line per notebook is appended to ``--out`` as
 soon as its student is graded: the single-notebook command's object plus ``student``, ``path``,
