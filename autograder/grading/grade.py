@@ -228,7 +228,7 @@ def grade_notebooks(paths: list, parts: list[str] | None = None, fill_cache: boo
 
 
 def _grade_one(path, parts, fill_cache, recorded, sandboxes):
-    """`grade_notebooks` of one notebook, in a sandbox of its own."""
+    """`grade_notebooks` of one notebook, in a sandbox from ``sandboxes``."""
     try:
         notebook = read_notebook(path)
         assignment = assignment_of(notebook, path)

@@ -81,11 +81,16 @@ def _sandbox_uid():
     return _UID_BASE + ((os.getpid() % (1 << 20)) << 8 | next(_uids) % 256)
 
 
+def separate_uids() -> bool:
+    """Whether each notebook's worker runs under a uid of its own: the grader runs as root, in
+    bubblewrap (without root the sandbox has one uid, the user's)."""
+    return os.geteuid() == 0 and bubblewrap() is not None
+
+
 def notebook_uid() -> int | None:
-    """A new unprivileged uid for one notebook's worker when the grader runs as root (a server
-    started with ``wrap(..., serves_notebooks=True)`` switches each worker to its own), else None:
-    without root the sandbox has one uid, the user's."""
-    return _sandbox_uid() if os.geteuid() == 0 and bubblewrap() is not None else None
+    """A new unprivileged uid for one notebook's worker where there are `separate_uids` (a server
+    started with ``wrap(..., serves_notebooks=True)`` switches each worker to its own), else None."""
+    return _sandbox_uid() if separate_uids() else None
 
 
 def _ancestors(paths):

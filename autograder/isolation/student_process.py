@@ -100,9 +100,7 @@ class Sandbox:
         self._status_buffer = b""
         self.served = 0
         self.settings = sandbox_settings()
-        # The first notebook's uid owns what it may write besides /tmp (the cache it fills).
-        self._first_uid = sandbox.notebook_uid()
-        self.reusable = not fill_cache and self._first_uid is not None
+        self.reusable = not fill_cache and sandbox.separate_uids()
         self._control, child_control = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._status, status_write = os.pipe()
         child_fds = [child_control.fileno(), status_write]
@@ -144,7 +142,7 @@ class Sandbox:
             compilation_cache.prepare_staging(self._cache, self._staging)
             env.update(compilation_cache.child_env(self._cache, self._staging))
             writable.append(self._staging)
-            if self._first_uid is not None:
+            if sandbox.separate_uids():
                 # Both write it: the server (root without CAP_DAC_OVERRIDE) matplotlib's font
                 # list at import, the trusted worker (its own uid) the compiled programs.
                 os.chmod(self._staging, 0o777)
@@ -188,7 +186,7 @@ class Sandbox:
         """Hands the server a new notebook (its worker's pipes and log; its uid where it has one)
         and returns the notebook's index; `started` says whether its worker runs."""
         index, self.served = self.served, self.served + 1
-        uid = self._first_uid if index == 0 else sandbox.notebook_uid()
+        uid = sandbox.notebook_uid()
         request_read, request_write = os.pipe()
         response_read, response_write = os.pipe()
         log = os.open(self.scratch / f"notebook-{index}.log",
@@ -322,9 +320,10 @@ class SandboxPool:
     def take(self) -> "Sandbox":
         """An idle sandbox started with today's `sandbox_settings` that still runs, or a new
         one."""
-        settings, dead = sandbox_settings(), []
+        settings = sandbox_settings()
         with self._lock:
-            self._idle = [s for s in self._idle if s.alive or dead.append(s)]
+            dead = [s for s in self._idle if not s.alive]
+            self._idle = [s for s in self._idle if s not in dead]
             found = next((s for s in reversed(self._idle) if s.settings == settings), None)
             if found is not None:
                 self._idle.remove(found)
