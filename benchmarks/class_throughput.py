@@ -6,12 +6,16 @@ implementation), broken ones (hangs, crashes, floods, memory bombs, syntax error
 releases. In the same run it measures, per student: the batch command with ``--jobs`` (its
 self-check filling a fresh compilation cache included), wall-clock and busy core-seconds of the
 whole machine (so nothing else should run); the batch command on a subset with the compilation
-cache turned off; sequential ``python -m autograder`` calls on a subset; and plain
-``nbgrader autograde`` (with and without the kernel) on a smaller subset. With
+cache turned off; sequential ``python -m autograder`` calls on students spread evenly over the
+class (so their mix of kinds is the class's); JAX's own events (traces, lowerings, cache hits,
+compilations: `benchmarks/jax_events.py`) per student on students spread likewise, leaving out those
+with a broken notebook (a hang replays for minutes); and plain ``nbgrader autograde`` (with and
+without the kernel) on a smaller subset. With
 ``--baseline-python``, the interpreter of a checkout at another commit (its own venv, the package
 installed editable) grades the same class the same way right after, and the ratio is printed.
 
     python benchmarks/class_throughput.py [--students 100] [--jobs 2] [--subset 10]
+        [--cli-subset 6] [--events-subset 6] [--nbgrader-subset 2]
         [--baseline-python /path/to/other/checkout/.venv/bin/python] [--batch-only]
 """
 
@@ -102,6 +106,31 @@ def subset_class(folder, made, count):
     return folder / "submitted"
 
 
+def spread(made, count, kinds=None):
+    """``count`` students spread evenly over ``made`` (only those whose notebooks are all of
+    ``kinds``, if given)."""
+    eligible = [(student, notebooks) for student, notebooks in made
+                if kinds is None or all(kind in kinds for kind, _ in notebooks)]
+    step = max(1, len(eligible) // max(count, 1))
+    return eligible[::step][:count]
+
+
+def jax_events(students, env):
+    """JAX's events summed over each student's notebooks, averaged over ``students``."""
+    paths = [str(path) for _, notebooks in students for _, path in notebooks]
+    completed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "jax_events.py"),
+                                *paths], capture_output=True, text=True, cwd=ROOT,
+                               env={**os.environ, **env})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    total = collections.Counter()
+    for line in completed.stdout.splitlines():
+        found = json.loads(line)
+        assert not found.pop("cut_off"), found
+        found.pop("path")
+        total.update(found)
+    return {name: value / len(students) for name, value in total.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,8 +138,10 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--subset", type=int, default=10,
                         help="students for the batch without the cache")
-    parser.add_argument("--cli-subset", type=int, default=3,
-                        help="students for the sequential CLI calls")
+    parser.add_argument("--cli-subset", type=int, default=6,
+                        help="students for the sequential CLI calls, spread over the class")
+    parser.add_argument("--events-subset", type=int, default=6,
+                        help="students whose JAX events are counted, spread over the class")
     parser.add_argument("--nbgrader-subset", type=int, default=2, help="students for nbgrader")
     parser.add_argument("--baseline-python", help="the interpreter of a checkout at another "
                         "commit: its batch grades the same class, for a ratio")
@@ -160,21 +191,33 @@ def main(argv=None):
               f"per student (self-check included); same scores")
 
         cli_seconds = cli_core_seconds = 0.0
-        for _, notebooks in made[:args.cli_subset]:
+        sample = spread(made, args.cli_subset)
+        for _, notebooks in sample:
             for _, path in notebooks:
                 seconds, core_seconds, _ = timed([sys.executable, "-m", "autograder", str(path),
                                                   "--json"], cache)
                 cli_seconds += seconds
                 cli_core_seconds += core_seconds
-        per_cli = cli_seconds / args.cli_subset
-        print(f"sequential python -m autograder, both notebooks of {args.cli_subset} students "
-              f"(cache warm): {per_cli:.2f} s, {cli_core_seconds / args.cli_subset:.2f} core-s "
-              f"per student; batch is {per_cli / per_student:.2f}x faster per student")
+        per_cli = cli_seconds / len(sample)
+        sample_kinds = collections.Counter(kind for _, notebooks in sample for kind, _ in notebooks)
+        print(f"sequential python -m autograder, both notebooks of {len(sample)} students spread "
+              f"over the class ({dict(sample_kinds)}; cache warm): {per_cli:.2f} s, "
+              f"{cli_core_seconds / len(sample):.2f} core-s per student; the batch takes "
+              f"{per_student / per_cli:.2f} of its time per student")
+
+        sample = spread(made, args.events_subset, kinds=("correct", "buggy", "blank"))
+        sample_kinds = collections.Counter(kind for _, notebooks in sample for kind, _ in notebooks)
+        found = jax_events(sample, cache)
+        print(f"JAX's events per student, {len(sample)} students spread over the class "
+              f"({dict(sample_kinds)}; cache warm): " + ", ".join(
+                  f"{name} {found.get(name, 0):.1f}" for name in (
+                      "traces", "trace_seconds", "lowerings", "lowering_seconds", "programs",
+                      "cache_hits", "compiled", "backend_seconds", "starts")))
 
         students = {student: notebooks[0][1].parent for student, notebooks in made
                     if all(kind == "correct" for kind, _ in notebooks)}
         students = dict(list(students.items())[:args.nbgrader_subset])
-        for run_kernel in (True, False):
+        for run_kernel in (True, False) if students else ():
             with tempfile.TemporaryDirectory() as course_folder:
                 root = course.copy_course(submissions.ROOT, course_folder)
                 start = time.perf_counter()
