@@ -24,6 +24,7 @@ from traitlets import Bool, Unicode
 
 from autograder.grading.grade import grade_notebook
 from autograder.isolation import sandbox
+from autograder.isolation.student_process import process_sandboxes
 
 RESOURCE_KEY = "out_of_process_grades"
 
@@ -52,7 +53,9 @@ class GradeOutOfProcess(NbGraderPreprocessor):
         with tempfile.TemporaryDirectory(prefix="maml-autograde-") as scratch:
             path = os.path.join(scratch, f"{name}.ipynb")
             nbformat.write(nb, path)
-            result = self._from_batch(path) or grade_notebook(path)
+            # nbgrader autograde grades the class in one process: its sandboxes serve notebook
+            # after notebook, as a batch worker's do (SECURITY.md, "At class scale").
+            result = self._from_batch(path) or grade_notebook(path, sandboxes=process_sandboxes())
         # nbgrader records a failure for this notebook ("could not grade" in the export), not a zero
         if result.grader_failed:
             raise RuntimeError(f"{name} was not graded: {result.error}")

@@ -60,8 +60,9 @@ def grade_variant(tmp_path_factory, pytestconfig, filled_compilation_cache):
     """Grades the release answered with the solution except a variant's cells (cached).
 
     The first time a test module asks, every variant its tests take as parameters is queued, and
-    worker processes grade them one per core, up to four (grading runs pytest, which is not thread-safe);
-    gradings of one module never overlap other modules' tests.
+    worker processes grade them one per core, up to four (grading runs pytest, which is not
+    thread-safe); gradings of one module never overlap other modules' tests. Each worker grades in
+    sandboxes that serve one notebook after another, as `autograder.batch`'s workers do.
     """
     by_module = pytestconfig.stash.get(_VARIANTS_BY_MODULE, {})
     # Each worker and its student process hold a JAX runtime: at most four, to bound memory.
@@ -72,7 +73,8 @@ def grade_variant(tmp_path_factory, pytestconfig, filled_compilation_cache):
     def submit(variant):
         if variant.name not in futures:
             folder = tmp_path_factory.mktemp(variant.name)
-            futures[variant.name] = pool.submit(submissions.grade_submission, variant, folder)
+            futures[variant.name] = pool.submit(submissions.grade_in_shared_sandboxes, variant,
+                                                folder)
         return futures[variant.name]
 
     def grade(variant):

@@ -173,6 +173,14 @@ def grade_submission(variant, folder, sandboxes=None):
         os.environ.pop(EXTRA_XLA_FLAGS, None)
 
 
+def grade_in_shared_sandboxes(variant, folder):
+    """`grade_submission` in this process's pool of sandboxes, which serve one notebook after
+    another as a batch worker's do (`autograder.isolation.student_process.process_sandboxes`)."""
+    from autograder.isolation.student_process import process_sandboxes
+
+    return grade_submission(variant, folder, process_sandboxes())
+
+
 def assert_costs_only_its_part(result, variant):
     """``variant``'s bug cost points in its own part, with feedback, and nowhere else."""
     assert result.error is None

@@ -18,6 +18,7 @@ import submissions
 from autograder.grading import nbgrader_course as course
 from autograder.grading.course_root import ASSIGNMENT
 from autograder.grading.grade import grade_notebook
+from autograder.isolation.student_process import process_sandboxes
 
 GRADERS = pathlib.Path(submissions.ROOT / "autograder" / "parts")
 BOB = {"inner_step_objective": 2, "MLP": 1.5, "square_error_loss": 2, "adapt": 0.5,
@@ -88,7 +89,7 @@ def test_gradebook_equals_the_command_line_grader(graded_class):
     root, _ = graded_class
     for student, folder in course.example_students(submissions.EXAMPLES_DIR).items():
         for notebook in folder.glob("*.ipynb"):
-            result = grade_notebook(notebook)
+            result = grade_notebook(notebook, sandboxes=process_sandboxes())
             if student in UNGRADABLE:
                 assert result.error is not None
             else:
@@ -181,21 +182,6 @@ def test_a_grader_that_cannot_start_grades_nobody(tmp_path, monkeypatch):
         root / "autograde.log").read_text()
 
 
-def test_autograde_without_running_the_kernel_gives_the_same_points(tmp_path):
-    """With c.SandboxedExecute.run_kernel = False nbgrader gives bob the same points, and his
-    notebook's own cells are not run (no outputs), only the grader's feedback is written."""
-    root = course.copy_course(submissions.ROOT, tmp_path / "course")
-    rows = course.release_and_grade(root, {"bob": submissions.EXAMPLES_DIR / "bob"}, self_check=False,
-                              run_kernel=False)
-    assert rows[0]["status"] == "graded" and float(rows[0]["raw_score"]) == sum(BOB.values())
-    assert course.part_scores(root, "bob") == BOB
-    notebook = json.loads((root / "autograded" / "bob" / "maml" / "maml.ipynb").read_text())
-    outputs = {submissions.grade_id(c): c.get("outputs", []) for c in notebook["cells"]
-               if c["cell_type"] == "code"}
-    assert "".join(outputs["test_adapt"][0]["text"]).startswith("Grader: 0.5/4 points.")
-    assert not outputs["meta_training"] and not outputs["setup"]
-
-
 def untouched_state(root, student):
     """Everything of ``student`` that grading made: batch lines, gradebook entries, autograded
     and feedback files (bytes and times), export row and class report entry."""
@@ -218,7 +204,9 @@ def untouched_state(root, student):
 
 def test_parallel_autograde_reuses_the_batch_grades_and_a_regrade_changes_one_student(tmp_path):
     """`autograde_class(parallel=True)`: the batch grades every notebook, nbgrader takes those
-    grades (same gradebook as grading itself) and the class report is written. Then bob
+    grades (same gradebook as grading itself) and the class report is written; with
+    c.SandboxedExecute.run_kernel = False, bob's own cells are not run (no outputs), only the
+    grader's feedback is written into his test cells. Then bob
     resubmits (alice's answers with an import added, and a locked cell edited, which nbgrader
     restores, so that his grading input differs from the raw file's and nbgrader grades it
     itself): `regrade_student`
@@ -232,6 +220,11 @@ def test_parallel_autograde_reuses_the_batch_grades_and_a_regrade_changes_one_st
     assert course.part_scores(root, "alice") == EXPECTED["alice"]
     assert course.part_scores(root, "alice", "beyond_maml") == EXPECTED_PART_2["alice"]
     assert course.part_scores(root, "bob") == BOB
+    notebook = json.loads((root / "autograded" / "bob" / "maml" / "maml.ipynb").read_text())
+    outputs = {submissions.grade_id(c): c.get("outputs", []) for c in notebook["cells"]
+               if c["cell_type"] == "code"}
+    assert "".join(outputs["test_adapt"][0]["text"]).startswith("Grader: 0.5/4 points.")
+    assert not outputs["meta_training"] and not outputs["setup"]
     report = json.loads((root / course.REPORT / "report.json").read_text())
     assert report["students"]["bob"]["total"] == sum(BOB.values())
     assert (root / course.REPORT / "index.html").is_file()

@@ -196,11 +196,11 @@ def declared_checks(parts: list[str]) -> list[dict]:
 
 
 def grade_notebook(path: str | pathlib.Path, parts: list[str] | None = None,
-                   fill_cache: bool = False) -> GradeResult:
+                   fill_cache: bool = False, sandboxes: SandboxPool | None = None) -> GradeResult:
     """Grades the notebook at ``path`` as the assignment notebook its content says it is (or
     only ``parts``); never raises for anything in the notebook. ``fill_cache`` only for trusted
-    notebooks (`autograder.isolation.compilation_cache`)."""
-    return grade_notebooks([path], parts, fill_cache)[0]
+    notebooks (`autograder.isolation.compilation_cache`); ``sandboxes``: see `grade_notebooks`."""
+    return grade_notebooks([path], parts, fill_cache, sandboxes=sandboxes)[0]
 
 
 def grade_notebooks(paths: list, parts: list[str] | None = None, fill_cache: bool = False,
