@@ -6,8 +6,8 @@ implementation), broken ones (hangs, crashes, floods, memory bombs, syntax error
 releases. In the same run it measures, per student: the batch command with ``--jobs`` (its
 self-check filling a fresh compilation cache included), wall-clock and busy core-seconds of the
 whole machine (so nothing else should run); the batch command on a subset with the compilation
-cache turned off; sequential ``python -m autograder`` calls on students spread evenly over the
-class (so their mix of kinds is the class's); JAX's own events (traces, lowerings, cache hits,
+cache turned off; sequential ``python -m autograder`` calls on the same class (or on students
+spread evenly over it); JAX's own events (traces, lowerings, cache hits,
 compilations: `benchmarks/jax_events.py`) per student on students spread likewise, leaving out those
 with a broken notebook (a hang replays for minutes); and plain ``nbgrader autograde`` (with and
 without the kernel) on a smaller subset. With
@@ -138,8 +138,9 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--subset", type=int, default=10,
                         help="students for the batch without the cache")
-    parser.add_argument("--cli-subset", type=int, default=6,
-                        help="students for the sequential CLI calls, spread over the class")
+    parser.add_argument("--cli-subset", type=int, default=0,
+                        help="students for the sequential CLI calls, spread over the class "
+                        "(0: every student, so that both grade the same notebooks)")
     parser.add_argument("--events-subset", type=int, default=6,
                         help="students whose JAX events are counted, spread over the class")
     parser.add_argument("--nbgrader-subset", type=int, default=2, help="students for nbgrader")
@@ -191,7 +192,7 @@ def main(argv=None):
               f"per student (self-check included); same scores")
 
         cli_seconds = cli_core_seconds = 0.0
-        sample = spread(made, args.cli_subset)
+        sample = spread(made, args.cli_subset or len(made))
         for _, notebooks in sample:
             for _, path in notebooks:
                 seconds, core_seconds, _ = timed([sys.executable, "-m", "autograder", str(path),
