@@ -7,15 +7,15 @@ releases. In the same run it measures, per student: the batch command with ``--j
 self-check filling a fresh compilation cache included), wall-clock and busy core-seconds of the
 whole machine (so nothing else should run); the batch command on a subset with the compilation
 cache turned off; sequential ``python -m autograder`` calls on the same class (or on students
-spread evenly over it); JAX's own events (traces, lowerings, cache hits,
-compilations: `benchmarks/jax_events.py`) per student on students spread likewise, leaving out those
-with a broken notebook (a hang replays for minutes); and plain ``nbgrader autograde`` (with and
-without the kernel) on a smaller subset. With
+spread evenly over it); JAX's own events (traces, lowerings, cache hits, compiled programs:
+`benchmarks/jax_events.py`) per student on students spread likewise, leaving out those with a
+broken notebook (a hang replays for minutes); and plain ``nbgrader autograde`` (with and without
+the kernel) on a smaller subset. With
 ``--baseline-python``, the interpreter of a checkout at another commit (its own venv, the package
 installed editable) grades the same class the same way right after, and the ratio is printed.
 
     python benchmarks/class_throughput.py [--students 100] [--jobs 2] [--subset 10]
-        [--cli-subset 6] [--events-subset 6] [--nbgrader-subset 2]
+        [--cli-subset N] [--events-subset 6] [--nbgrader-subset 2]
         [--baseline-python /path/to/other/checkout/.venv/bin/python] [--batch-only]
 """
 

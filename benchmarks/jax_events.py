@@ -1,4 +1,4 @@
-"""JAX's own events while one notebook is graded: traces, lowerings, cache hits, compilations.
+"""JAX's own events while one notebook is graded: traces, lowerings, cache hits, compiled programs.
 
 The grader's requests to the notebook's worker are recorded in this process (around
 `StudentProcess._send`) while it grades the notebook as usual, in its sandbox. Then a fresh
@@ -66,23 +66,22 @@ def replay_environment() -> dict[str, str]:
     from autograder.isolation import compilation_cache, student_process
 
     xla_flags = student_process.sandbox_settings()[0]
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": xla_flags, "PYTHONHASHSEED": "0",
-           "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, **student_process.child_settings(xla_flags)}
     cache = compilation_cache.directory(xla_flags)
     if cache is not None:
         env.update(compilation_cache.child_env(cache))
     return env
 
 
-def replay(requests: list[bytes]) -> dict:
-    """The events of one worker's requests, replayed in a fresh interpreter."""
+def replay(requests: list[bytes], env: dict[str, str]) -> dict:
+    """The events of one worker's requests, replayed in a fresh interpreter with ``env``."""
     with tempfile.TemporaryDirectory() as folder:
         request_file = pathlib.Path(folder, "requests")
         request_file.write_bytes(b"".join(requests))
         try:
             completed = subprocess.run(
                 [sys.executable, __file__, "--replay", str(request_file)], cwd=folder,
-                env=replay_environment(), capture_output=True, text=True, timeout=REPLAY_SECONDS)
+                env=env, capture_output=True, text=True, timeout=REPLAY_SECONDS)
         except subprocess.TimeoutExpired:
             return {"cut_off": True}
     lines = completed.stdout.strip().splitlines()
@@ -122,9 +121,9 @@ def events(path: pathlib.Path) -> dict:
     """The summed events of grading ``path`` (see the module's docstring)."""
     total = collections.Counter()
     starts = recorded_requests(path)
-    cut_off = False
+    env, cut_off = replay_environment(), False
     for requests in starts:
-        found = replay(requests)
+        found = replay(requests, env)
         cut_off |= found.pop("cut_off", False)
         total.update(found)
     total["compiled"] = total["programs"] - total["cache_hits"]

@@ -214,7 +214,10 @@ def test_parallel_autograde_reuses_the_batch_grades_and_a_regrade_changes_one_st
     and entry of alice's stays exactly as it was."""
     root = course.copy_course(submissions.ROOT, tmp_path / "course")
     students = {"alice": submissions.EXAMPLES_DIR / "alice", "bob": submissions.EXAMPLES_DIR / "bob"}
-    course.release_and_grade(root, students, self_check=False, run_kernel=False, parallel=True, jobs=2)
+    rows = {row["student_id"]: row for row in course.release_and_grade(
+        root, students, self_check=False, run_kernel=False, parallel=True, jobs=2)}
+    assert rows["bob"]["status"] == "graded"
+    assert float(rows["bob"]["raw_score"]) == sum(BOB.values())
     log = (root / "autograde.log").read_text()
     assert log.count("(from the batch results)") == 3
     assert course.part_scores(root, "alice") == EXPECTED["alice"]

@@ -63,6 +63,12 @@ def sandbox_settings() -> tuple[str, str | None, str | None]:
             os.environ.get(compilation_cache.SETTING), os.environ.get("PATH"))
 
 
+def child_settings(xla_flags: str) -> dict[str, str]:
+    """The environment the child runs JAX under, but for its paths and the compilation cache."""
+    return {"JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
+            "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": xla_flags}
+
+
 def _cgroup():
     """Cgroups of a new sandbox (`autograder.isolation.cgroups`), or None where the machine has none
     usable (said once on stderr)."""
@@ -130,8 +136,7 @@ class Sandbox:
     def _environment(self):
         xla_flags = self.settings[0]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.scratch),
-               "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
-               "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": xla_flags}
+               **child_settings(xla_flags)}
         writable, readable = [], []
         # Without bubblewrap nothing keeps a student's child from writing the cache: none then.
         self._cache = (compilation_cache.directory(xla_flags)
