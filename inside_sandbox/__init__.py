@@ -9,5 +9,6 @@ Nothing here imports `autograder`.
   notebook's definitions and answering probe requests; it clears each notebook before the next;
 - `kernel`: the IPython kernel launcher for `nbgrader autograde --kernel`;
 - `limits`: resource limits and the drop to an unprivileged uid, before any student code;
+- `lowering`: one MLIR context for all the programs a worker lowers;
 - `probing`: the toolkit that the parts' probes (sent by the parent as source) are written with.
 """

@@ -93,8 +93,12 @@ def trusted(namespace: dict, **names: Callable) -> Iterator[None]:
 
 
 def floats(value: Any) -> jax.Array:
-    """A float array: float32, or float64 inside a `float64` reference probe."""
-    return jnp.asarray(np.asarray(value, dtype=jax.dtypes.canonicalize_dtype(np.float64)))
+    """A float array: float32, or float64 inside a `float64` reference probe.
+
+    Put on the device as it is (`jax.device_put`): `jnp.asarray` of a NumPy array would compile
+    a program for each shape outside a trace.
+    """
+    return jax.device_put(np.asarray(value, dtype=jax.dtypes.canonicalize_dtype(np.float64)))
 
 
 def float64(probe_function: Callable) -> Callable:
@@ -129,22 +133,23 @@ def _paths_and_leaves(tree):
 
 def build_tree(tree_spec: list, flat: Any) -> Any:
     """A nested dict with the spec's paths and shapes, filled from the vector ``flat``; one leaf
-    with an empty path is the whole tree (params as a single array)."""
-    flat = floats(flat)
+    with an empty path is the whole tree (params as a single array). Cut in NumPy, then put on
+    the device (`floats`)."""
+    flat = np.asarray(flat, dtype=jax.dtypes.canonicalize_dtype(np.float64))
     if len(tree_spec) == 1 and not tree_spec[0][0]:
-        return flat.reshape(tree_spec[0][1])
+        return floats(flat.reshape(tree_spec[0][1]))
     tree, offset = {}, 0
     for path, shape in tree_spec:
         size = math.prod(shape)
         node = tree
         for key in path[:-1]:
             node = node.setdefault(key, {})
-        node[path[-1]] = flat[offset:offset + size].reshape(shape)
+        node[path[-1]] = floats(flat[offset:offset + size].reshape(shape))
         offset += size
     return tree
 
 
-def flatten_like(tree: Any, tree_spec: list) -> jax.Array:
+def flatten_like(tree: Any, tree_spec: list) -> Any:
     """The leaves of ``tree`` in spec order as one vector; fails unless paths and shapes match."""
     leaves = _paths_and_leaves(tree)
     expected = {tuple(path): tuple(shape) for path, shape in tree_spec}
@@ -152,7 +157,24 @@ def flatten_like(tree: Any, tree_spec: list) -> jax.Array:
     if found != expected:
         raise ValueError(f"the returned pytree has leaves {sorted(found.items())}, "
                          f"expected {sorted(expected.items())}")
-    return jnp.concatenate([jnp.ravel(leaves[tuple(path)]) for path, _ in tree_spec])
+    return concatenate_leaves([leaves[tuple(path)] for path, _ in tree_spec])
+
+
+def _float_array(leaf: Any) -> bool:
+    """A computed (not traced) JAX or NumPy array of floats."""
+    return (isinstance(leaf, (jax.Array, np.ndarray, np.generic))
+            and not isinstance(leaf, jax.core.Tracer)
+            and getattr(leaf.dtype, "kind", None) == "f")
+
+
+def concatenate_leaves(leaves: list) -> Any:
+    """``jnp.concatenate([jnp.ravel(leaf) for leaf in leaves])``: the same values and dtype, in
+    NumPy when every leaf is a computed float array (JAX would compile a program per shape);
+    anything else (tracers, scalars, other dtypes, no leaf) goes to JAX, errors included."""
+    if not leaves or not all(_float_array(leaf) for leaf in leaves):
+        return jnp.concatenate([jnp.ravel(leaf) for leaf in leaves])
+    dtype = jnp.result_type(*leaves)
+    return np.concatenate([np.ravel(np.asarray(leaf, dtype=dtype)) for leaf in leaves])
 
 
 def quadratic_loss(problem: dict) -> Callable:
@@ -187,8 +209,14 @@ def fixture_mse(params: list, x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean((FixtureMLP().apply(params, x) - y) ** 2)
 
 
-def flat(tree: Any) -> jax.Array:
-    return jnp.concatenate([jnp.ravel(leaf) for leaf in jax.tree_util.tree_leaves(tree)])
+@jax.jit
+def fixture_task_mean_mse(params: list, xs: jax.Array, ys: jax.Array) -> jax.Array:
+    """The mean over tasks (the first axis of ``xs`` and ``ys``) of `fixture_mse`, one program."""
+    return jnp.mean(jax.vmap(fixture_mse, in_axes=(None, 0, 0))(params, xs, ys))
+
+
+def flat(tree: Any) -> Any:
+    return concatenate_leaves(jax.tree_util.tree_leaves(tree))
 
 
 def scalar(value: Any) -> jax.Array:

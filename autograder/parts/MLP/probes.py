@@ -12,8 +12,10 @@ def _mlp(namespace, features):
 
 
 def _param_shapes(model):
-    """The model's parameters as shapes only (`jax.eval_shape`: traced, not computed)."""
-    return jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((10, 1), jnp.float32))
+    """The model's parameters as shapes only (`jax.eval_shape`: traced, not computed, from the
+    shapes of a key and an input)."""
+    return jax.eval_shape(model.init, jax.ShapeDtypeStruct((2,), jnp.uint32),
+                          jax.ShapeDtypeStruct((10, 1), jnp.float32))
 
 
 @probe

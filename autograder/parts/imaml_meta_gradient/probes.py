@@ -3,8 +3,9 @@
 import jax
 import jax.numpy as jnp
 
-from inside_sandbox.probing import (build_tree, fixture_layers, fixture_mse, flat, flatten_like,
-                                    float64, floats, probe, quadratic_loss, student)
+from inside_sandbox.probing import (build_tree, fixture_layers, fixture_mse, fixture_task_mean_mse,
+                                    flat, flatten_like, float64, floats, probe, quadratic_loss,
+                                    student)
 
 
 def curved_loss(problem):
@@ -49,6 +50,6 @@ def imaml_reference(namespace, layers, batches, lam, inner_lr, inner_steps, cg_s
     params, losses = fixture_layers(layers), []
     for batch in batches:
         batch = tuple(floats(a) for a in batch)
-        losses.append(jnp.mean(jax.vmap(fixture_mse, in_axes=(None, 0, 0))(params, batch[2], batch[3])))
+        losses.append(fixture_task_mean_mse(params, batch[2], batch[3]))
         params = step(params, batch)
     return {"losses": losses, "params": flat(params)}

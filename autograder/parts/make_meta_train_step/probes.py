@@ -31,7 +31,7 @@ def _optimizer(spec):
 def _run_steps(namespace, meta_loss, optimizer, params, batches, jit):
     step = student(namespace, "make_meta_train_step")(meta_loss, optimizer)
     step = jax.jit(step) if jit else step
-    opt_state = optimizer.init(params)
+    opt_state = jax.jit(optimizer.init)(params)  # one program, not one per eager operation
     losses = []
     for batch in batches:
         params, opt_state, loss = step(params, opt_state, tuple(floats(a) for a in batch))

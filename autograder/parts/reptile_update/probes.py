@@ -1,11 +1,11 @@
 """Probes of `reptile_update` (run in the sandboxed child; see `inside_sandbox.probing`)."""
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 
-from inside_sandbox.probing import (build_tree, fixture_layers, fixture_mse, flat, flatten_like,
-                                    float64, floats, probe, quadratic_loss, student, substitute,
-                                    trusted)
+from inside_sandbox.probing import (build_tree, fixture_layers, fixture_mse, fixture_task_mean_mse,
+                                    flat, flatten_like, float64, floats, probe, quadratic_loss,
+                                    student, substitute, trusted)
 
 
 def _reptile(namespace, loss, inner_lr, inner_steps, outer_lr):
@@ -29,8 +29,8 @@ def reptile_reference(namespace, layers, batches, inner_lr, inner_steps, outer_l
         run = _reptile(namespace, fixture_mse, inner_lr, inner_steps, outer_lr)
         params, losses = fixture_layers(layers), []
         for x_train, y_train, x_test, y_test in batches:
-            X = jnp.concatenate([floats(x_train), floats(x_test)], axis=1)
-            Y = jnp.concatenate([floats(y_train), floats(y_test)], axis=1)
-            losses.append(jnp.mean(jax.vmap(fixture_mse, in_axes=(None, 0, 0))(params, X, Y)))
+            X = floats(np.concatenate([np.asarray(x_train), np.asarray(x_test)], axis=1))
+            Y = floats(np.concatenate([np.asarray(y_train), np.asarray(y_test)], axis=1))
+            losses.append(fixture_task_mean_mse(params, X, Y))
             params = run(params, X, Y)
         return {"losses": losses, "params": flat(params)}
