@@ -12,11 +12,12 @@ spread evenly over it); JAX's own events (traces, lowerings, cache hits, compile
 broken notebook (a hang replays for minutes); and plain ``nbgrader autograde`` (with and without
 the kernel) on a smaller subset. With
 ``--baseline-python``, the interpreter of a checkout at another commit (its own venv, the package
-installed editable) grades the same class the same way right after, and the ratio is printed.
+installed editable) grades the same class the same way right after, and the ratio is printed;
+with ``--rounds N``, this checkout's batch and the baseline's alternate N times.
 
     python benchmarks/class_throughput.py [--students 100] [--jobs 2] [--subset 10]
         [--cli-subset N] [--events-subset 6] [--nbgrader-subset 2]
-        [--baseline-python /path/to/other/checkout/.venv/bin/python] [--batch-only]
+        [--baseline-python /path/to/other/checkout/.venv/bin/python [--rounds 1]] [--batch-only]
 """
 
 import argparse
@@ -127,6 +128,7 @@ def jax_events(students, env):
         found = json.loads(line)
         assert not found.pop("cut_off"), found
         found.pop("path")
+        found.pop("by_probe")
         total.update(found)
     return {name: value / len(students) for name, value in total.items()}
 
@@ -146,6 +148,9 @@ def main(argv=None):
     parser.add_argument("--nbgrader-subset", type=int, default=2, help="students for nbgrader")
     parser.add_argument("--baseline-python", help="the interpreter of a checkout at another "
                         "commit: its batch grades the same class, for a ratio")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with --baseline-python: this checkout's batch and the baseline's, "
+                        "alternating, this many times (the machine's speed drifts)")
     parser.add_argument("--batch-only", action="store_true",
                         help="only the batch (and the baseline's): no subsets, CLI or nbgrader")
     args = parser.parse_args(argv)
@@ -164,16 +169,24 @@ def main(argv=None):
         print(f"autograder.batch --jobs {args.jobs}: {seconds:.0f} s in all (self-check filling "
               f"a fresh compilation cache included), {per_student:.2f} s per student, "
               f"{core_per_student:.2f} core-s per student")
-        if args.baseline_python:
-            base_cache = {compilation_cache.SETTING: str(folder / "baseline-compilation-cache")}
+        for round_ in range(1, args.rounds + 1 if args.baseline_python else 0):
+            if round_ > 1:  # this checkout again, then the baseline: ratios from adjacent runs
+                seconds, core_seconds, _ = batch(
+                    folder / "submitted", folder / f"grades-{round_}.jsonl", args.jobs,
+                    {compilation_cache.SETTING: str(folder / f"compilation-cache-{round_}")})
+                print(f"round {round_}: autograder.batch --jobs {args.jobs}: "
+                      f"{seconds / len(made):.2f} s, {core_seconds / len(made):.2f} core-s per "
+                      f"student")
+            base_cache = {compilation_cache.SETTING: str(folder / f"baseline-cache-{round_}")}
             base_seconds, base_core_seconds, base_lines = batch(
-                folder / "submitted", folder / "baseline.jsonl", args.jobs, base_cache,
+                folder / "submitted", folder / f"baseline-{round_}.jsonl", args.jobs, base_cache,
                 args.baseline_python)
             totals = lambda found: {(r["student"], r["path"]): r["total"]  # noqa: E731
                                     for r in found if not r.get("skipped")}
             differ = sorted(k for k, total in totals(lines).items()
                             if totals(base_lines).get(k) != total)
-            print(f"baseline ({args.baseline_python}): {base_seconds / len(made):.2f} s, "
+            print(f"round {round_}: baseline ({args.baseline_python}): "
+                  f"{base_seconds / len(made):.2f} s, "
                   f"{base_core_seconds / len(made):.2f} core-s per student; this checkout / "
                   f"baseline: {seconds / base_seconds:.2f} in time, "
                   f"{core_seconds / base_core_seconds:.2f} in core-seconds; totals differ on "

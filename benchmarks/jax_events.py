@@ -14,6 +14,11 @@ It prints one JSON line per notebook: ``{"path", "starts", "traces", "lowerings"
 ``programs`` counts every lowered program handed to XLA, ``compiled`` those the cache did not
 have, and ``backend_seconds`` is their compiling and cache reading. Replays that outlive
 `REPLAY_SECONDS` are cut off and marked ``"cut_off": true``.
+
+    python benchmarks/jax_events.py --by-probe NOTEBOOK [NOTEBOOK ...]
+
+prints instead one line per probe, summed over the notebooks: its requests, wall seconds, and the
+same events, those of loading the notebook's definitions under ``load``.
 """
 
 import collections
@@ -23,6 +28,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -91,21 +97,37 @@ def replay(requests: list[bytes], env: dict[str, str]) -> dict:
 
 
 def serve_counting(request_file: str) -> None:
-    """In the replaying interpreter: the worker's loop on the recorded requests, counting."""
+    """In the replaying interpreter: the worker's loop on the recorded requests, counting (by
+    probe, under ``"by_probe"``, too)."""
     import jax
 
     from inside_sandbox import child, probing
 
     counts = collections.Counter()
+    by_probe = collections.defaultdict(collections.Counter)
+    current = ["load"]
+    run_probe = probing.run
+
+    def timed_run(name, namespace, args):
+        current[0], started = name, time.perf_counter()
+        try:
+            return run_probe(name, namespace, args)
+        finally:
+            by_probe[name]["requests"] += 1
+            by_probe[name]["seconds"] += time.perf_counter() - started
+
+    probing.run = timed_run
 
     def on_event(event, **_):
         if event in EVENTS:
-            counts[EVENTS[event]] += 1
+            for counter in (counts, by_probe[current[0]]):
+                counter[EVENTS[event]] += 1
 
     def on_duration(event, duration, **_):
         if event in EVENTS:
-            counts[EVENTS[event]] += 1
-            counts[SECONDS[EVENTS[event]]] += duration
+            for counter in (counts, by_probe[current[0]]):
+                counter[EVENTS[event]] += 1
+                counter[SECONDS[EVENTS[event]]] += duration
 
     jax.monitoring.register_event_listener(on_event)
     jax.monitoring.register_event_duration_secs_listener(on_duration)
@@ -114,28 +136,41 @@ def serve_counting(request_file: str) -> None:
     stdout = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the student's prints
     child.serve(requests, responses, probing)
-    os.write(stdout, (json.dumps(dict(counts)) + "\n").encode())
+    os.write(stdout, (json.dumps({**counts, "by_probe": by_probe}) + "\n").encode())
 
 
 def events(path: pathlib.Path) -> dict:
-    """The summed events of grading ``path`` (see the module's docstring)."""
-    total = collections.Counter()
+    """The summed events of grading ``path`` (see the module's docstring), and by probe."""
+    total, by_probe = collections.Counter(), collections.defaultdict(collections.Counter)
     starts = recorded_requests(path)
     env, cut_off = replay_environment(), False
     for requests in starts:
         found = replay(requests, env)
         cut_off |= found.pop("cut_off", False)
+        for name, counts in found.pop("by_probe", {}).items():
+            by_probe[name].update(counts)
         total.update(found)
     total["compiled"] = total["programs"] - total["cache_hits"]
-    return {"path": str(path), "starts": len(starts), **dict(total), "cut_off": cut_off}
+    return {"path": str(path), "starts": len(starts), **dict(total), "cut_off": cut_off,
+            "by_probe": by_probe}
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--replay"]:
         serve_counting(argv[1])
         return 0
-    for path in argv:
-        print(json.dumps(events(pathlib.Path(path))), flush=True)
+    by_probe = argv[:1] == ["--by-probe"]
+    summed = collections.defaultdict(collections.Counter)
+    for path in argv[1:] if by_probe else argv:
+        found = events(pathlib.Path(path))
+        for name, counts in found.pop("by_probe").items():
+            summed[name].update(counts)
+        if not by_probe:
+            print(json.dumps(found), flush=True)
+    for name, counts in sorted(summed.items(), key=lambda item: -item[1]["seconds"]):
+        if by_probe:
+            print(json.dumps({"probe": name, **{key: round(value, 3) if isinstance(value, float)
+                                                 else value for key, value in counts.items()}}))
     return 0
 
 
