@@ -128,7 +128,6 @@ def jax_events(students, env):
         found = json.loads(line)
         assert not found.pop("cut_off"), found
         found.pop("path")
-        found.pop("by_probe")
         total.update(found)
     return {name: value / len(students) for name, value in total.items()}
 

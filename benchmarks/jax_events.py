@@ -97,13 +97,12 @@ def replay(requests: list[bytes], env: dict[str, str]) -> dict:
 
 
 def serve_counting(request_file: str) -> None:
-    """In the replaying interpreter: the worker's loop on the recorded requests, counting (by
-    probe, under ``"by_probe"``, too)."""
+    """In the replaying interpreter: the worker's loop on the recorded requests, counting by
+    probe (``load`` before the first)."""
     import jax
 
     from inside_sandbox import child, probing
 
-    counts = collections.Counter()
     by_probe = collections.defaultdict(collections.Counter)
     current = ["load"]
     run_probe = probing.run
@@ -120,14 +119,12 @@ def serve_counting(request_file: str) -> None:
 
     def on_event(event, **_):
         if event in EVENTS:
-            for counter in (counts, by_probe[current[0]]):
-                counter[EVENTS[event]] += 1
+            by_probe[current[0]][EVENTS[event]] += 1
 
     def on_duration(event, duration, **_):
         if event in EVENTS:
-            for counter in (counts, by_probe[current[0]]):
-                counter[EVENTS[event]] += 1
-                counter[SECONDS[EVENTS[event]]] += duration
+            by_probe[current[0]][EVENTS[event]] += 1
+            by_probe[current[0]][SECONDS[EVENTS[event]]] += duration
 
     jax.monitoring.register_event_listener(on_event)
     jax.monitoring.register_event_duration_secs_listener(on_duration)
@@ -136,7 +133,7 @@ def serve_counting(request_file: str) -> None:
     stdout = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the student's prints
     child.serve(requests, responses, probing)
-    os.write(stdout, (json.dumps({**counts, "by_probe": by_probe}) + "\n").encode())
+    os.write(stdout, (json.dumps({"by_probe": by_probe}) + "\n").encode())
 
 
 def events(path: pathlib.Path) -> dict:
@@ -147,9 +144,10 @@ def events(path: pathlib.Path) -> dict:
     for requests in starts:
         found = replay(requests, env)
         cut_off |= found.pop("cut_off", False)
-        for name, counts in found.pop("by_probe", {}).items():
+        for name, counts in found.get("by_probe", {}).items():
             by_probe[name].update(counts)
-        total.update(found)
+            total.update({key: value for key, value in counts.items()
+                          if key not in ("requests", "seconds")})
     total["compiled"] = total["programs"] - total["cache_hits"]
     return {"path": str(path), "starts": len(starts), **dict(total), "cut_off": cut_off,
             "by_probe": by_probe}
@@ -159,18 +157,19 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--replay"]:
         serve_counting(argv[1])
         return 0
-    by_probe = argv[:1] == ["--by-probe"]
-    summed = collections.defaultdict(collections.Counter)
-    for path in argv[1:] if by_probe else argv:
-        found = events(pathlib.Path(path))
-        for name, counts in found.pop("by_probe").items():
-            summed[name].update(counts)
-        if not by_probe:
+    if argv[:1] != ["--by-probe"]:
+        for path in argv:
+            found = events(pathlib.Path(path))
+            found.pop("by_probe")
             print(json.dumps(found), flush=True)
+        return 0
+    summed = collections.defaultdict(collections.Counter)
+    for path in argv[1:]:
+        for name, counts in events(pathlib.Path(path))["by_probe"].items():
+            summed[name].update(counts)
     for name, counts in sorted(summed.items(), key=lambda item: -item[1]["seconds"]):
-        if by_probe:
-            print(json.dumps({"probe": name, **{key: round(value, 3) if isinstance(value, float)
-                                                 else value for key, value in counts.items()}}))
+        print(json.dumps({"probe": name, **{key: round(value, 3) if isinstance(value, float)
+                                             else value for key, value in counts.items()}}))
     return 0
 
 
