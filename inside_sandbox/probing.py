@@ -205,6 +205,7 @@ def fixture_layers(nested: list) -> list:
     return [{"kernel": floats(kernel), "bias": floats(bias)} for kernel, bias in nested]
 
 
+@jax.jit  # traced once per probe, not once per call of the student's loops (its grads likewise)
 def fixture_mse(params: list, x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean((FixtureMLP().apply(params, x) - y) ** 2)
 

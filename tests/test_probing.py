@@ -137,3 +137,23 @@ def test_one_mlir_context_lowers_the_same_modules():
     assert not fresh["one_context"] and shared["one_context"]
     assert shared["texts"] == fresh["texts"]
     assert len(set(fresh["texts"])) == 3
+
+
+def test_fixture_mse_body_is_traced_once_however_often_it_is_called():
+    """A student's loop that calls `fixture_mse` and its gradient five times binds five calls of
+    one traced body (its jaxpr is the same object each time), not five copies of the network."""
+    params = probing.fixture_layers([[np.ones((1, 4)).tolist(), np.zeros(4).tolist()],
+                                     [np.ones((4, 1)).tolist(), np.zeros(1).tolist()]])
+    x = y = jnp.ones((3, 1))
+
+    def adapt_five_times(params):
+        for _ in range(5):
+            grads = jax.grad(probing.fixture_mse)(params, x, y)
+            params = jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads)
+        return probing.fixture_mse(params, x, y)
+
+    jaxpr = jax.make_jaxpr(adapt_five_times)(params).jaxpr
+    calls = [eqn for eqn in jaxpr.eqns if eqn.primitive.name in ("jit", "pjit")]
+    bodies = {id(eqn.params["jaxpr"]) for eqn in calls}
+    assert len(calls) >= 6 and len(jaxpr.eqns) < 10 * len(calls)
+    assert len(bodies) <= 3, len(bodies)  # the forward body, and the linearized pair of its gradient
