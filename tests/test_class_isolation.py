@@ -327,3 +327,41 @@ else:
                      {"PATH": "/usr/bin:/bin"}),
         capture_output=True, text=True, timeout=60)
     assert found.stdout.strip() == "b'loot' b'loot'", found
+
+
+PLANTS_THEN_CRASHES = CHANNELS + '''
+
+class MLP(nn.Module):
+    features: Sequence[int] = (40, 40)
+
+    @nn.compact
+    def __call__(self, x):
+        plant(b"planted by MLP")
+        os._exit(3)
+'''
+FINDS_WHAT_THE_CRASHED_WORKER_LEFT = CHANNELS + '''
+
+def adapt(loss, params, x, y, alpha, steps=1, first_order=False):
+    for _ in range(steps - (0 if find() else 1)):
+        grads = jax.grad(loss)(params, x, y)
+        params = jax.tree_util.tree_map(lambda p, g: p - alpha * g, params, grads)
+    return params
+'''
+
+
+def test_a_worker_that_crashes_leaves_nothing_for_its_restart(tmp_path):
+    """`MLP` leaves loot by every channel of `CHANNELS` (a daemon included), then ends its worker;
+    the notebook's next worker starts in the same sandbox (the pool holds one sandbox that served
+    it more than once), and `adapt`, which is right only if it finds the loot, loses its points as
+    in a fresh sandbox: the server cleared the crashed worker's uid before the restart."""
+    notebook = submissions.write(
+        submissions.submission({"MLP": PLANTS_THEN_CRASHES,
+                                "adapt": FINDS_WHAT_THE_CRASHED_WORKER_LEFT}),
+        tmp_path / "a" / "maml.ipynb")
+    with SandboxPool() as pool:
+        [result] = grade_notebooks([notebook], sandboxes=pool)
+        if sandbox.separate_uids():
+            assert [s.served > 1 for s in pool.idle] == [True]  # restarted in place
+    mlp, adapt = result.part("MLP"), result.part("adapt")
+    assert mlp.score < mlp.max and "ended" in mlp.feedback, mlp.feedback
+    assert adapt.score < adapt.max, adapt.feedback

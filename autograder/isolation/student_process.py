@@ -426,9 +426,11 @@ class StudentProcess:
     def _process(self):
         return self._sandbox.process if self._sandbox is not None else None
 
-    def _start(self, wait=True, fresh=False):
-        self._sandbox = (self._sandboxes.take() if self._sandboxes is not None and not fresh
-                         else Sandbox(self._fill_cache))
+    def _start(self, wait=True, fresh=False, sandbox_=None):
+        """A worker for this notebook in ``sandbox_``, else one from the pool, else a new one."""
+        self._sandbox = sandbox_ or (self._sandboxes.take()
+                                     if self._sandboxes is not None and not fresh
+                                     else Sandbox(self._fill_cache))
         self._worker = self._sandbox.start()
         self._request_write, self._response_read = self._sandbox.pipes(self._worker)
         self._buffer = b""
@@ -485,14 +487,14 @@ class StudentProcess:
         while data:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([], [self._request_write], [], remaining)[1]:
-                self.kill()
+                self._end_worker()
                 raise StudentTimeout("Your code stopped taking the grader's requests.")
             try:
                 data = data[os.write(self._request_write, data):]
             except BlockingIOError:
                 continue
             except OSError:
-                self.kill()
+                self._end_worker()
                 raise StudentError("The process running your code ended unexpectedly.")
 
     def _receive(self, timeout, doing, limit=None, end_when_idle=False):
@@ -510,14 +512,14 @@ class StudentProcess:
                     self.kill()
                     raise GraderError(starved)
                 if self._up:
-                    self.kill()
+                    self._end_worker()
                 raise StudentTimeout(f"Your code did not finish {doing} within "
                                      f"{limit or timeout:.0f} s.")
             wait = remaining if idle is None else min(remaining, IDLE_POLL_SECONDS)
             readable, _, _ = select.select([self._response_read], [], [], wait)
             if not readable:
                 if idle is not None and idle.idle_for() >= IDLE_SECONDS:
-                    self.kill()
+                    self._end_worker()
                     raise StudentTimeout(
                         f"Your code stopped computing while {doing}: for {IDLE_SECONDS:.0f} s it "
                         "only waited (a sleep, or a read or input() that never comes), so the "
@@ -527,21 +529,21 @@ class StudentProcess:
             if not chunk:
                 code = self._sandbox.exit_status(self._worker)
                 if self._up:
-                    self.kill()
+                    self._end_worker()
                 status = f" (exit status {code})" if code is not None else ""
                 raise StudentError(f"The process running your code ended while {doing}{status}.")
             self._buffer += chunk
             if len(self._buffer) > MAX_RESPONSE_BYTES:
-                self.kill()
+                self._end_worker()
                 raise StudentError("Your code produced an answer far larger than expected.")
         line, self._buffer = self._buffer.split(b"\n", 1)
         try:
             message = json.loads(line)
         except ValueError:
-            self.kill()
+            self._end_worker()
             raise StudentError(f"The process running your code answered garbage while {doing}.")
         if not isinstance(message, dict):
-            self.kill()
+            self._end_worker()
             raise StudentError(f"The process running your code answered garbage while {doing}.")
         return message
 
@@ -581,12 +583,27 @@ class StudentProcess:
         answer = self._receive(deadline - time.monotonic(), "running a check", timeout,
                                end_when_idle=True)
         if answer.get("id") != self._sequence:
-            self.kill()
+            self._end_worker()
             raise StudentError("The process running your code broke the grader's protocol.")
         if not answer.get("ok"):
             kind = KINDS.get(answer.get("kind"), CodeRaised)
             raise kind(str(answer.get("error", "unknown error")))
         return answer.get("value")
+
+    def _end_worker(self) -> None:
+        """Ends a worker whose code hung, crashed or broke the protocol. Where its sandbox serves
+        one notebook after another and its server still runs, a new worker for this notebook
+        starts in it at once: the server first ends every process of the old worker's uid and
+        deletes its files, as between two students (SECURITY.md), which costs a fork where a new
+        sandbox would import JAX again (about 2 s). Elsewhere the sandbox ends with everything
+        in it, and the next probe starts a fresh one; so does a worker that failed before its
+        notebook was loaded (loading is deterministic: a new worker would fail the same way)."""
+        sandbox_ = self._sandbox
+        if sandbox_ is None or not self._ready or not sandbox_.reusable or not sandbox_.alive:
+            self.kill()
+            return
+        sandbox_.finish(self._worker)
+        self._start(wait=False, sandbox_=sandbox_)
 
     def kill(self) -> None:
         """Ends this worker's sandbox with everything in it."""
